@@ -1,0 +1,73 @@
+//! Chooses the message and the linker script for the `hello` binary.
+//!
+//! Inputs (both set by `cargo xtask dist`, both optional):
+//! - `HELLO_MESSAGE_FILE`: a file whose bytes are the message; default `Hello World\n`.
+//! - `HELLO_LAYOUT`: `tiny` (default) or `compat`; picks `linker/<arch>-<layout>.ld`.
+//!
+//! Post-processing of the linked file happens in the xtask, never here: a build
+//! script runs before linking.
+use std::{env, fs, path::PathBuf};
+
+const DEFAULT_MESSAGE: &[u8] = b"Hello World\n";
+const LAYOUTS: [&str; 2] = ["tiny", "compat"];
+
+/// Bytes each (arch, layout) keeps for the message inside the ELF header; the
+/// linker script says where. A longer message goes after the code instead.
+fn header_slot(arch: &str, layout: &str) -> usize {
+    match (arch, layout) {
+        // e_ident[4..16]: the kernel reads only the four magic bytes of e_ident.
+        ("x86_64", "tiny") => 12,
+        // e_shoff and e_flags: neither the kernel nor qemu reads them.
+        ("x86_64", "compat") => 12,
+        _ => 0,
+    }
+}
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=HELLO_MESSAGE_FILE");
+    println!("cargo:rerun-if-env-changed=HELLO_LAYOUT");
+    println!("cargo:rustc-check-cfg=cfg(hello_message_in_header)");
+
+    let message = match env::var_os("HELLO_MESSAGE_FILE") {
+        Some(path) => {
+            println!("cargo:rerun-if-changed={}", PathBuf::from(&path).display());
+            fs::read(&path).unwrap_or_else(|e| {
+                panic!("HELLO_MESSAGE_FILE={}: {e}", PathBuf::from(&path).display())
+            })
+        }
+        None => DEFAULT_MESSAGE.to_vec(),
+    };
+    assert!(!message.is_empty(), "the message is empty: give at least one byte");
+
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    // Rewrite only on change, so an unchanged message does not look new to cargo.
+    let msg_path = out.join("message.bin");
+    if fs::read(&msg_path).ok().as_deref() != Some(&message[..]) {
+        fs::write(&msg_path, &message).expect("write OUT_DIR/message.bin");
+    }
+
+    let layout = env::var("HELLO_LAYOUT").unwrap_or_else(|_| "tiny".into());
+    assert!(
+        LAYOUTS.contains(&layout.as_str()),
+        "HELLO_LAYOUT={layout}: expected one of {LAYOUTS:?}"
+    );
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH");
+    if message.len() <= header_slot(&arch, &layout) {
+        println!("cargo:rustc-cfg=hello_message_in_header");
+    }
+
+    let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap()).join("..");
+    let script = root.join("linker").join(format!("{arch}-{layout}.ld"));
+    assert!(
+        script.exists(),
+        "no linker script {} for target_arch {arch}, layout {layout}",
+        script.display()
+    );
+    println!("cargo:rerun-if-changed={}", script.display());
+    // The script lays out the whole file, ELF header included; -T replaces lld's
+    // default layout. Only the `hello` binary gets it.
+    println!("cargo:rustc-link-arg-bin=hello=-T{}", script.display());
+    // lld's own section headers and symbols are dropped by objcopy later; this
+    // just keeps the intermediate ELF free of a build id nobody reads.
+    println!("cargo:rustc-link-arg-bin=hello=--build-id=none");
+}
