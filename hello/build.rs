@@ -37,7 +37,10 @@ fn main() {
         }
         None => DEFAULT_MESSAGE.to_vec(),
     };
-    assert!(!message.is_empty(), "the message is empty: give at least one byte");
+    assert!(
+        !message.is_empty(),
+        "the message is empty: give at least one byte"
+    );
 
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     // Rewrite only on change, so an unchanged message does not look new to cargo.

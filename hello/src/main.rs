@@ -21,8 +21,14 @@ mod sys;
 #[allow(unsafe_code)]
 // SAFETY: a link section name only tells the linker script where to place these
 // read-only bytes: in the header slot, or after the code. Nothing else uses it.
-#[cfg_attr(hello_message_in_header, unsafe(link_section = ".hello.message.header"))]
-#[cfg_attr(not(hello_message_in_header), unsafe(link_section = ".hello.message.tail"))]
+#[cfg_attr(
+    hello_message_in_header,
+    unsafe(link_section = ".hello.message.header")
+)]
+#[cfg_attr(
+    not(hello_message_in_header),
+    unsafe(link_section = ".hello.message.tail")
+)]
 static MESSAGE: [u8; include_bytes!(concat!(env!("OUT_DIR"), "/message.bin")).len()] =
     *include_bytes!(concat!(env!("OUT_DIR"), "/message.bin"));
 

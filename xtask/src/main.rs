@@ -1,1 +1,84 @@
-fn main() {}
+//! `cargo xtask`: builds, checks and packages the `hello` image.
+//!
+//! Run `cargo xtask help` for the tasks.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+mod cmd;
+mod dist;
+mod docker;
+mod elf;
+mod platform;
+mod tools;
+
+const HELP: &str = "\
+cargo xtask <task> [options]
+
+Tasks:
+  dist      build target/dist/hello and, if a Docker engine answers, the image
+            (cargo xtask dist --help for its options)
+  help      print this help
+";
+
+/// A failure: the one-line message for stderr and the exit status.
+#[derive(Debug)]
+pub struct Error {
+    pub message: String,
+    /// 2 for a usage error (bad option, bad input), 1 for a failed step.
+    pub status: u8,
+}
+
+impl Error {
+    /// A step failed: a tool exited non-zero, a check did not hold.
+    pub fn fail(message: impl Into<String>) -> Error {
+        Error {
+            message: message.into(),
+            status: 1,
+        }
+    }
+
+    /// The user asked for something that cannot be done as asked.
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error {
+            message: message.into(),
+            status: 2,
+        }
+    }
+}
+
+/// The workspace root (this crate's parent directory).
+pub fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// The cargo that runs us, so that the same toolchain builds `hello`.
+pub fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+fn try_main() -> Result<(), Error> {
+    let mut args = std::env::args_os().skip(1);
+    let task = args.next();
+    let rest: Vec<_> = args.collect();
+    match task.as_ref().and_then(|t| t.to_str()) {
+        Some("dist") => dist::main(rest),
+        Some("help" | "-h" | "--help") | None => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(other) => Err(Error::usage(format!(
+            "unknown task `{other}`: run `cargo xtask help` for the list"
+        ))),
+    }
+}
+
+fn main() -> ExitCode {
+    match try_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            ExitCode::from(e.status)
+        }
+    }
+}

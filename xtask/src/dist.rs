@@ -1,0 +1,442 @@
+//! `cargo xtask dist`: build `hello`, flatten it into the final file, check it,
+//! write it, run it, and build and run the image when a Docker engine answers.
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use crate::platform::{Layout, PLATFORMS, Platform};
+use crate::{Error, cmd, docker, elf, tools};
+
+pub const DEFAULT_MESSAGE: &[u8] = b"Hello World\n";
+pub const MAX_MESSAGE: usize = 65_536;
+pub const DEFAULT_TAG: &str = "hello:latest";
+
+const HELP: &str = "\
+cargo xtask dist [options]
+
+Builds hello, writes target/dist/hello, runs it, and, when a Docker engine
+answers, builds and runs the image.
+
+Options:
+  --layout tiny|compat   tiny (default): the smallest file Linux runs;
+                         compat: also runs under qemu-user and binfmt_misc
+  --message TEXT         the message, byte for byte (no newline is added)
+  --message-file PATH    the message: the file's bytes, whatever they are
+  --tag NAME[:TAG]       the image's name (default hello:latest)
+  --no-docker            skip docker build and run even if an engine answers
+  -h, --help             print this help
+";
+
+/// What `dist` was asked to do.
+#[derive(Debug)]
+pub struct Options {
+    pub layout: Layout,
+    pub message: Vec<u8>,
+    pub tag: String,
+    pub docker: bool,
+}
+
+/// Parses the options; every problem is a usage error (status 2) that names the fix.
+pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
+    let mut layout = Layout::Tiny;
+    let mut message: Option<Vec<u8>> = None;
+    let mut message_file: Option<PathBuf> = None;
+    let mut tag = DEFAULT_TAG.to_string();
+    let mut docker = true;
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.to_str().and_then(|s| s.split_once('=')) {
+            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(OsString::from(v))),
+            _ => (arg.to_string_lossy().into_owned(), None),
+        };
+        let mut value = |what: &str| {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| Error::usage(format!("{name} needs a value: {name} {what}")))
+        };
+        match name.as_str() {
+            "-h" | "--help" => {
+                print!("{HELP}");
+                return Ok(None);
+            }
+            "--layout" => {
+                let v = value("tiny|compat")?;
+                let v = v.to_string_lossy();
+                layout = Layout::parse(&v).ok_or_else(|| {
+                    Error::usage(format!(
+                        "unknown layout `{v}`: use --layout tiny or --layout compat"
+                    ))
+                })?;
+            }
+            "--message" => message = Some(value("TEXT")?.as_bytes().to_vec()),
+            "--message-file" => message_file = Some(value("PATH")?.into()),
+            "--tag" => {
+                let v = value("NAME[:TAG]")?;
+                tag = v.to_str().map(str::to_string).unwrap_or_default();
+                check_tag(&tag).map_err(|why| {
+                    Error::usage(format!(
+                        "invalid --tag {:?}: {why}; use a Docker reference like hello:latest or localhost:5000/hello:v1",
+                        v.to_string_lossy()
+                    ))
+                })?;
+            }
+            "--no-docker" => docker = false,
+            _ => {
+                return Err(Error::usage(format!(
+                    "unknown option `{}`: run `cargo xtask dist --help` for the options",
+                    arg.to_string_lossy()
+                )));
+            }
+        }
+    }
+    let message = match (message, message_file) {
+        (Some(_), Some(_)) => {
+            return Err(Error::usage(
+                "--message and --message-file were both given: give one of them",
+            ));
+        }
+        (Some(m), None) => m,
+        (None, Some(path)) => fs::read(&path).map_err(|e| {
+            Error::usage(format!(
+                "cannot read --message-file {}: {e}; give a readable file",
+                path.display()
+            ))
+        })?,
+        (None, None) => DEFAULT_MESSAGE.to_vec(),
+    };
+    if message.is_empty() {
+        return Err(Error::usage("the message is empty: give at least one byte"));
+    }
+    if message.len() > MAX_MESSAGE {
+        return Err(Error::usage(format!(
+            "the message has {} bytes, more than the {MAX_MESSAGE} allowed: shorten it",
+            message.len()
+        )));
+    }
+    Ok(Some(Options {
+        layout,
+        message,
+        tag,
+        docker,
+    }))
+}
+
+/// A Docker image reference without digest: `[host[:port]/]path[:tag]`, as the
+/// reference grammar of the distribution spec has it.
+fn check_tag(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("it is empty".into());
+    }
+    let (name, tag) = match s.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, Some(t)),
+        _ => (s, None),
+    };
+    if let Some(t) = tag {
+        let ok_start = t
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok_start
+            || t.len() > 128
+            || !t
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return Err(format!(
+                "the tag `{t}` must be 1-128 of [A-Za-z0-9_.-], not starting with . or -"
+            ));
+        }
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
+        let host = parts.remove(0);
+        let (h, port) = host.split_once(':').unwrap_or((host, "0"));
+        if h.is_empty()
+            || !h
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+            || port.parse::<u16>().is_err()
+        {
+            return Err(format!("the registry host `{host}` is not a host[:port]"));
+        }
+    }
+    for p in parts {
+        let ok = !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+            && p.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && p.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !ok {
+            return Err(format!(
+                "the name component `{p}` must be lowercase letters and digits, with . _ or - between them"
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn main(args: Vec<OsString>) -> Result<(), Error> {
+    let Some(opts) = parse(args)? else {
+        return Ok(());
+    };
+    let platform = Platform::host().ok_or_else(|| {
+        Error::fail(format!(
+            "this machine's architecture ({}) is not one dist builds for; supported: {}",
+            std::env::consts::ARCH,
+            PLATFORMS
+                .iter()
+                .map(|p| p.docker)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    tools::ensure_binutils()?;
+    let built = build(platform, opts.layout, &opts.message)?;
+    let dist = crate::root().join("target/dist");
+    write_file(&built.bytes, &dist.join(platform.dir_name()).join("hello"))?;
+    let out = dist.join("hello");
+    write_file(&built.bytes, &out)?;
+    println!(
+        "hello {} {}: {} bytes (budget {}), loads at {:#x}, maps {} bytes -> {}",
+        platform.docker,
+        opts.layout.name(),
+        built.bytes.len(),
+        built
+            .budget
+            .map_or("none for this message".into(), |b| b.to_string()),
+        built.header.load_address(),
+        built.header.mapped_bytes(),
+        out.strip_prefix(crate::root()).unwrap_or(&out).display()
+    );
+    run_native(&out, &opts.message)?;
+    if opts.docker {
+        image(platform, &opts.tag, &opts.message, built.bytes.len() as u64)?;
+    }
+    Ok(())
+}
+
+/// The final file, checked.
+pub struct Built {
+    pub bytes: Vec<u8>,
+    pub header: elf::Header,
+    /// The size budget that applied, if the message is the default one.
+    pub budget: Option<u64>,
+}
+
+/// Builds `hello` for `platform` with `layout` and `message`, and flattens it.
+pub fn build(platform: &Platform, layout: Layout, message: &[u8]) -> Result<Built, Error> {
+    tools::ensure_target(platform.triple)?;
+    let root = crate::root();
+    let message_file = root.join("target/xtask/message.bin");
+    write_if_changed(&message_file, message)?;
+
+    let mut cargo = Command::new(crate::cargo());
+    cargo
+        .current_dir(&root)
+        .env("HELLO_LAYOUT", layout.name())
+        .env("HELLO_MESSAGE_FILE", &message_file)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .args([
+            "rustc",
+            "--quiet",
+            "--package",
+            "hello",
+            "--bin",
+            "hello",
+            "--release",
+            "--target",
+        ])
+        .arg(platform.triple)
+        .args(["--message-format=json-render-diagnostics", "--"])
+        // Link with rust-lld directly: no C toolchain or C runtime is involved, and
+        // one linker serves every platform.
+        .args(["-C", "linker=rust-lld", "-C", "linker-flavor=ld.lld"])
+        // Absolute addresses: the message's address loads as one immediate.
+        .args(["-C", "relocation-model=static"]);
+    let json = cmd::stdout(&mut cargo)?;
+    let elf_path = artifact(&json)?;
+
+    let flat = root.join("target/xtask").join(format!(
+        "hello-{}-{}.bin",
+        platform.dir_name(),
+        layout.name()
+    ));
+    cmd::run(
+        Command::new("rust-objcopy")
+            .args(["-O", "binary", "--only-section=.image"])
+            .arg(&elf_path)
+            .arg(&flat),
+    )?;
+    let mut bytes =
+        fs::read(&flat).map_err(|e| Error::fail(format!("read {}: {e}", flat.display())))?;
+
+    // The segment ends before the trap rustc puts after the noreturn exit; the
+    // linker script says so in p_filesz. Ship the segment, after checking that
+    // what is left out is that trap and nothing else.
+    let header = elf::parse(&bytes, platform).map_err(Error::fail)?;
+    let end = usize::try_from(header.segment_end()).unwrap_or(usize::MAX);
+    if end > bytes.len() || &bytes[end..] != platform.trap {
+        return Err(Error::fail(format!(
+            "{}: the linked image has {} bytes and its segment ends at {end}; expected exactly the trap {:02x?} after it. \
+             Check linker/{}-{}.ld and that _start ends with the exit system call",
+            elf_path.display(),
+            bytes.len(),
+            platform.trap,
+            platform.arch(),
+            layout.name()
+        )));
+    }
+    bytes.truncate(end);
+    let header = elf::check(&bytes, platform).map_err(Error::fail)?;
+
+    let budget = (message == DEFAULT_MESSAGE).then(|| platform.budget(layout));
+    if let Some(b) = budget {
+        if bytes.len() as u64 > b {
+            return Err(Error::fail(format!(
+                "{} {}: {} bytes, over the budget of {b}: see `rust-objdump -d {}` for what grew",
+                platform.docker,
+                layout.name(),
+                bytes.len(),
+                elf_path.display()
+            )));
+        }
+        if header.mapped_bytes() > elf::PAGE {
+            return Err(Error::fail(format!(
+                "the segment maps {} bytes; with the default message it must fit one page",
+                header.mapped_bytes()
+            )));
+        }
+    }
+    Ok(Built {
+        bytes,
+        header,
+        budget,
+    })
+}
+
+/// The linked executable's path, from cargo's JSON messages.
+fn artifact(json: &[u8]) -> Result<PathBuf, Error> {
+    for line in json.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let Ok(msg) = serde_json::from_slice::<serde_json::Value>(line) else {
+            continue;
+        };
+        if msg["reason"] == "compiler-artifact"
+            && msg["target"]["name"] == "hello"
+            && let Some(exe) = msg["executable"].as_str()
+        {
+            return Ok(PathBuf::from(exe));
+        }
+    }
+    Err(Error::fail(
+        "cargo built hello but reported no executable for it",
+    ))
+}
+
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    if fs::read(path).ok().as_deref() == Some(bytes) {
+        return Ok(());
+    }
+    let io = |e: std::io::Error| Error::fail(format!("write {}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(io)?;
+    }
+    fs::write(path, bytes).map_err(io)
+}
+
+/// The mtime every output gets: `SOURCE_DATE_EPOCH`, else 0, so that layers and
+/// archives built from the file are the same on every machine.
+pub fn mtime() -> Result<SystemTime, Error> {
+    let secs = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(s) => s.trim().parse::<u64>().map_err(|_| {
+            Error::usage(format!(
+                "SOURCE_DATE_EPOCH={s:?} is not a number of seconds: unset it or fix it"
+            ))
+        })?,
+        Err(_) => 0,
+    };
+    Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// Writes `bytes` to `path` with mode 0755 and the fixed mtime, atomically: a
+/// failure leaves the previous file as it was.
+pub fn write_file(bytes: &[u8], path: &Path) -> Result<(), Error> {
+    let io = |e: std::io::Error| Error::fail(format!("write {}: {e}", path.display()));
+    let dir = path.parent().expect("an output path has a directory");
+    fs::create_dir_all(dir).map_err(io)?;
+    let tmp = dir.join(".hello.tmp");
+    {
+        let mut f = fs::File::create(&tmp).map_err(io)?;
+        f.write_all(bytes).map_err(io)?;
+        f.set_permissions(fs::Permissions::from_mode(0o755))
+            .map_err(io)?;
+        f.set_modified(mtime()?).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    fs::rename(&tmp, path).map_err(io)
+}
+
+/// Prints what a run printed, as bytes.
+fn show(label: &str, out: &[u8]) {
+    println!("{label}:");
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out);
+    if !out.ends_with(b"\n") {
+        let _ = writeln!(stdout, "\n(no newline at the end)");
+    }
+    let _ = stdout.flush();
+}
+
+fn run_native(file: &Path, message: &[u8]) -> Result<(), Error> {
+    let mut run = Command::new(file);
+    eprintln!("$ {}", cmd::line(&run));
+    let out = run
+        .output()
+        .map_err(|e| Error::fail(format!("could not run {}: {e}", file.display())))?;
+    show(&format!("{} printed", file.display()), &out.stdout);
+    if out.stdout != message || !out.status.success() {
+        return Err(Error::fail(format!(
+            "{} printed {} bytes and exited with {}; expected the {}-byte message and status 0",
+            file.display(),
+            out.stdout.len(),
+            out.status,
+            message.len()
+        )));
+    }
+    Ok(())
+}
+
+fn image(platform: &Platform, tag: &str, message: &[u8], file_size: u64) -> Result<(), Error> {
+    let version = match docker::engine() {
+        Ok(v) => v,
+        Err(why) => {
+            println!("note: no Docker engine answers ({why}); skipped docker build and run.");
+            println!(
+                "note: {}, then run cargo xtask dist again.",
+                docker::START_HINT
+            );
+            return Ok(());
+        }
+    };
+    println!("Docker engine {version}: building {tag}");
+    docker::build(&crate::root(), platform.docker, tag)?;
+    let out = docker::run(platform.docker, tag)?;
+    show(&format!("docker run {tag} printed"), &out);
+    if out != message {
+        return Err(Error::fail(format!(
+            "docker run {tag} printed {} bytes, not the {}-byte message",
+            out.len(),
+            message.len()
+        )));
+    }
+    let size = docker::image_size(tag)?;
+    println!("image {tag}: {size} bytes (docker image inspect), file {file_size} bytes");
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! Reading and checking the few ELF fields a loader uses.
+//!
+//! The file's own EI_CLASS and EI_DATA bytes may hold the message (the `tiny`
+//! layout), so class and byte order come from the platform, not from the file.
+
+use crate::platform::Platform;
+
+pub const PT_LOAD: u32 = 1;
+pub const PF_X: u32 = 1;
+pub const PF_R: u32 = 4;
+/// The lowest address a file may load at (the usual vm.mmap_min_addr).
+pub const MIN_LOAD_ADDRESS: u64 = 0x10000;
+pub const PAGE: u64 = 4096;
+
+/// The ELF header and first program header fields, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub e_type: u16,
+    pub e_machine: u16,
+    pub e_entry: u64,
+    pub e_phoff: u64,
+    pub e_ehsize: u16,
+    pub e_phentsize: u16,
+    pub e_phnum: u16,
+    pub p_type: u32,
+    pub p_flags: u32,
+    pub p_offset: u64,
+    pub p_vaddr: u64,
+    pub p_filesz: u64,
+    pub p_memsz: u64,
+}
+
+/// Reads integers of the platform's width and byte order.
+pub struct Reader<'a> {
+    pub bytes: &'a [u8],
+    pub big_endian: bool,
+}
+
+impl Reader<'_> {
+    pub fn uint(&self, off: u64, size: usize) -> Option<u64> {
+        let off = usize::try_from(off).ok()?;
+        let b = self.bytes.get(off..off.checked_add(size)?)?;
+        let mut v = 0u64;
+        for i in 0..size {
+            let byte = if self.big_endian {
+                b[i]
+            } else {
+                b[size - 1 - i]
+            };
+            v = (v << 8) | u64::from(byte);
+        }
+        Some(v)
+    }
+}
+
+/// Field offsets, (ELF header, program header), for one class.
+struct Offsets {
+    entry: u64,
+    phoff: u64,
+    ehsize: u64,
+    phentsize: u64,
+    phnum: u64,
+    word: usize,
+    p_flags: u64,
+    p_offset: u64,
+    p_vaddr: u64,
+    p_filesz: u64,
+    p_memsz: u64,
+}
+
+const ELF64: Offsets = Offsets {
+    entry: 0x18,
+    phoff: 0x20,
+    ehsize: 0x34,
+    phentsize: 0x36,
+    phnum: 0x38,
+    word: 8,
+    p_flags: 0x04,
+    p_offset: 0x08,
+    p_vaddr: 0x10,
+    p_filesz: 0x20,
+    p_memsz: 0x28,
+};
+
+const ELF32: Offsets = Offsets {
+    entry: 0x18,
+    phoff: 0x1c,
+    ehsize: 0x28,
+    phentsize: 0x2a,
+    phnum: 0x2c,
+    word: 4,
+    p_flags: 0x18,
+    p_offset: 0x04,
+    p_vaddr: 0x08,
+    p_filesz: 0x10,
+    p_memsz: 0x14,
+};
+
+/// Decodes the header; `Err` names the first field that lies outside the file.
+pub fn parse(bytes: &[u8], platform: &Platform) -> Result<Header, String> {
+    let r = Reader {
+        bytes,
+        big_endian: platform.big_endian,
+    };
+    let o = if platform.class64 { &ELF64 } else { &ELF32 };
+    let get = |off: u64, size: usize, what: &str| {
+        r.uint(off, size).ok_or_else(|| {
+            format!(
+                "the file ({} bytes) ends before {what} at offset {off:#x}",
+                bytes.len()
+            )
+        })
+    };
+    let e_phoff = get(o.phoff, o.word, "e_phoff")?;
+    let ph = |off: u64, size: usize, what: &str| get(e_phoff + off, size, what);
+    Ok(Header {
+        e_type: get(0x10, 2, "e_type")? as u16,
+        e_machine: get(0x12, 2, "e_machine")? as u16,
+        e_entry: get(o.entry, o.word, "e_entry")?,
+        e_phoff,
+        e_ehsize: get(o.ehsize, 2, "e_ehsize")? as u16,
+        e_phentsize: get(o.phentsize, 2, "e_phentsize")? as u16,
+        e_phnum: get(o.phnum, 2, "e_phnum")? as u16,
+        p_type: ph(0, 4, "p_type")? as u32,
+        p_flags: ph(o.p_flags, 4, "p_flags")? as u32,
+        p_offset: ph(o.p_offset, o.word, "p_offset")?,
+        p_vaddr: ph(o.p_vaddr, o.word, "p_vaddr")?,
+        p_filesz: ph(o.p_filesz, o.word, "p_filesz")?,
+        p_memsz: ph(o.p_memsz, o.word, "p_memsz")?,
+    })
+}
+
+impl Header {
+    /// The address file offset 0 is mapped at.
+    pub fn load_address(&self) -> u64 {
+        self.p_vaddr.wrapping_sub(self.p_offset)
+    }
+
+    /// Where the segment's file image ends: the file needs no byte past it.
+    pub fn segment_end(&self) -> u64 {
+        self.p_offset.saturating_add(self.p_filesz)
+    }
+
+    /// Memory the segment maps, in whole pages.
+    pub fn mapped_bytes(&self) -> u64 {
+        let start = self.p_vaddr & !(PAGE - 1);
+        (self.p_vaddr + self.p_memsz).div_ceil(PAGE) * PAGE - start
+    }
+}
+
+/// What must hold for the file to load and run as intended. Each failure says
+/// which field is wrong and what it should be.
+pub fn check(bytes: &[u8], platform: &Platform) -> Result<Header, String> {
+    if bytes.get(..4) != Some(b"\x7fELF") {
+        return Err("the file does not start with the ELF magic 7f 45 4c 46".into());
+    }
+    let h = parse(bytes, platform)?;
+    let phentsize = if platform.class64 { 56 } else { 32 };
+    let fail = |what: String| Err(format!("{what} (linker/{}-*.ld)", platform.arch()));
+    if h.e_machine != platform.machine {
+        return fail(format!(
+            "e_machine is {}, expected {} for {}",
+            h.e_machine, platform.machine, platform.docker
+        ));
+    }
+    if h.e_type != 2 {
+        return fail(format!("e_type is {}, expected 2 (ET_EXEC)", h.e_type));
+    }
+    if h.e_phentsize != phentsize || h.e_phnum != 1 {
+        return fail(format!(
+            "e_phentsize/e_phnum are {}/{}, expected {phentsize}/1",
+            h.e_phentsize, h.e_phnum
+        ));
+    }
+    if h.p_type != PT_LOAD || h.p_flags & (PF_R | PF_X) != PF_R | PF_X || h.p_flags & 2 != 0 {
+        return fail(format!(
+            "the program header is type {} flags {:#x}, expected PT_LOAD with R and X and without W",
+            h.p_type, h.p_flags
+        ));
+    }
+    if h.p_offset % PAGE != h.p_vaddr % PAGE {
+        return fail(format!(
+            "p_offset {:#x} and p_vaddr {:#x} differ modulo the page size",
+            h.p_offset, h.p_vaddr
+        ));
+    }
+    if h.load_address() < MIN_LOAD_ADDRESS {
+        return fail(format!(
+            "the load address {:#x} is below {MIN_LOAD_ADDRESS:#x}",
+            h.load_address()
+        ));
+    }
+    if h.p_filesz != h.p_memsz {
+        return fail(format!(
+            "p_filesz {} differs from p_memsz {}",
+            h.p_filesz, h.p_memsz
+        ));
+    }
+    if h.segment_end() != bytes.len() as u64 {
+        return fail(format!(
+            "the segment ends at offset {} but the file has {} bytes",
+            h.segment_end(),
+            bytes.len()
+        ));
+    }
+    let code = h.load_address() + h.e_phoff;
+    if h.e_entry < code || h.e_entry >= h.p_vaddr + h.p_filesz {
+        return fail(format!(
+            "e_entry {:#x} is not inside the segment after the headers ({code:#x}..{:#x})",
+            h.e_entry,
+            h.p_vaddr + h.p_filesz
+        ));
+    }
+    Ok(h)
+}

@@ -1,0 +1,216 @@
+//! Shared by the end-to-end tests: running the xtask, the built file, and Docker.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// `target/dist/hello`.
+pub fn dist_file() -> PathBuf {
+    root().join("target/dist/hello")
+}
+
+pub const MESSAGE: &[u8] = b"Hello World\n";
+
+static DIST: Mutex<()> = Mutex::new(());
+
+/// Holds the build: tests in one binary run on threads, and every `dist`
+/// writes the same target/dist files. Keep the guard while using the output.
+pub fn lock() -> MutexGuard<'static, ()> {
+    DIST.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `cargo xtask <args>`, run from the built xtask binary; caller holds `lock()`.
+pub fn xtask(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the xtask binary")
+}
+
+/// `xtask` that must succeed; panics with its output otherwise.
+pub fn xtask_ok(args: &[&str]) -> Output {
+    let out = xtask(args);
+    assert!(
+        out.status.success(),
+        "cargo xtask {} failed ({}):\n{}{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Builds the default file without Docker and returns its bytes; caller holds `lock()`.
+pub fn dist_default() -> Vec<u8> {
+    xtask_ok(&["dist", "--no-docker"]);
+    std::fs::read(dist_file()).expect("read target/dist/hello")
+}
+
+/// How stdout is set up for a run.
+#[derive(Clone, Copy, Debug)]
+pub enum Stdout {
+    Pipe,
+    DevFull,
+    Closed,
+}
+
+/// Runs `file` natively with `stdout`, optionally as `uid` and under `ulimit -v kib`.
+pub fn run(file: &Path, stdout: Stdout, uid: Option<u32>, ulimit_kib: Option<u32>) -> Output {
+    // `sh` sets the limit and the descriptor, then execs the file itself.
+    let mut script = String::new();
+    if let Some(k) = ulimit_kib {
+        script.push_str(&format!("ulimit -v {k} || exit 125; "));
+    }
+    script.push_str("exec \"$0\"");
+    if let Stdout::Closed = stdout {
+        script.push_str(" >&-");
+    }
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c").arg(script).arg(file).stdin(Stdio::null());
+    match stdout {
+        Stdout::DevFull => {
+            cmd.stdout(
+                File::options()
+                    .write(true)
+                    .open("/dev/full")
+                    .expect("open /dev/full"),
+            );
+        }
+        Stdout::Pipe | Stdout::Closed => {
+            cmd.stdout(Stdio::piped());
+        }
+    }
+    if let Some(uid) = uid {
+        use std::os::unix::process::CommandExt;
+        // std drops supplementary groups too when it switches from root.
+        cmd.uid(uid).gid(uid);
+    }
+    cmd.output().expect("run /bin/sh")
+}
+
+/// True when running as root, so tests can switch to uid 65534.
+pub fn is_root() -> bool {
+    let out = Command::new("id").arg("-u").output().expect("run id -u");
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
+
+/// The behaviour every build must show natively: exact bytes and status 0, and a
+/// non-zero status when stdout is /dev/full or closed; as root, as uid 65534
+/// (when the tests run as root), and under `ulimit -v 256`.
+pub fn assert_behaves(file: &Path, message: &[u8]) {
+    let mut uids = vec![None];
+    if is_root() {
+        uids.push(Some(65534));
+    } else {
+        eprintln!("note: not root, so the runs below use this user, not uid 65534");
+    }
+    for uid in uids {
+        for ulimit in [None, Some(256)] {
+            let what = format!("{} (uid {uid:?}, ulimit -v {ulimit:?})", file.display());
+            let ok = run(file, Stdout::Pipe, uid, ulimit);
+            assert_eq!(ok.status.code(), Some(0), "{what}: exit status");
+            assert!(
+                ok.stdout == message,
+                "{what}: stdout {:?}",
+                String::from_utf8_lossy(&ok.stdout)
+            );
+            assert!(
+                ok.stderr.is_empty(),
+                "{what}: stderr {:?}",
+                String::from_utf8_lossy(&ok.stderr)
+            );
+            for bad in [Stdout::DevFull, Stdout::Closed] {
+                let out = run(file, bad, uid, ulimit);
+                let code = out.status.code();
+                assert!(
+                    code.is_some_and(|c| c != 0 && c != 125),
+                    "{what} with stdout {bad:?}: expected a non-zero exit status from the program, got {:?}",
+                    out.status
+                );
+            }
+        }
+    }
+}
+
+/// Whether a Docker engine answers. Without one, tests that need it skip, loudly,
+/// unless HELLO_REQUIRE_DOCKER is set, when that is a failure.
+pub fn docker_available(test: &str) -> bool {
+    let ok = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("HELLO_REQUIRE_DOCKER").is_none(),
+            "{test}: HELLO_REQUIRE_DOCKER is set but no Docker engine answers `docker info`"
+        );
+        eprintln!(
+            "\n*** SKIPPED {test}: no Docker engine answers `docker info` (set HELLO_REQUIRE_DOCKER=1 to make this a failure) ***\n"
+        );
+    }
+    ok
+}
+
+/// `docker <args>`, returning the output whatever the status.
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run docker")
+}
+
+/// The hardened `docker run` flags every image must pass.
+pub const HARDENED: &[&str] = &[
+    "--read-only",
+    "--cap-drop",
+    "ALL",
+    "--user",
+    "65534:65534",
+    "--security-opt",
+    "no-new-privileges",
+    "--pids-limit",
+    "1",
+    "--memory",
+    "6m",
+];
+
+/// The text between `<!-- BEGIN name -->` and `<!-- END name -->` in README.md.
+pub fn readme_block(name: &str) -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("read README.md");
+    let begin = format!("<!-- BEGIN {name} -->\n");
+    let end = format!("<!-- END {name} -->");
+    let start = readme
+        .find(&begin)
+        .unwrap_or_else(|| panic!("README.md has no `{begin}` marker"))
+        + begin.len();
+    let stop = readme[start..]
+        .find(&end)
+        .unwrap_or_else(|| panic!("README.md has no `{end}` marker"))
+        + start;
+    readme[start..stop].to_string()
+}
+
+/// Fails unless the README block `name` is exactly `expected`, printing the block to paste.
+pub fn assert_readme_block(name: &str, expected: &str) {
+    let got = readme_block(name);
+    assert!(
+        got == expected,
+        "README.md's `{name}` block differs from what was measured. Replace the lines between \
+         <!-- BEGIN {name} --> and <!-- END {name} --> with:\n{expected}\n(README.md has:\n{got})"
+    );
+}

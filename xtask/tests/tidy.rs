@@ -1,0 +1,138 @@
+//! Tidy checks, as ordinary tests: formatting, lints, and the comments that the
+//! project's rules ask for.
+mod common;
+
+use common::root;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            if path
+                .file_name()
+                .is_some_and(|n| n != "target" && n != ".git")
+            {
+                files(&path, ext, out);
+            }
+        } else if path.extension().is_some_and(|e| e == ext) {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn formatted() {
+    let out = Command::new(env!("CARGO"))
+        .args(["fmt", "--all", "--", "--check"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo fmt --all -- --check found differences; run `cargo fmt --all`:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn clippy_clean() {
+    // hello builds only with panic = "abort", i.e. in release, for its Linux target.
+    let runs: [&[&str]; 2] = [
+        &["clippy", "--quiet", "--package", "xtask", "--all-targets"],
+        &[
+            "clippy",
+            "--quiet",
+            "--package",
+            "hello",
+            "--release",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+        ],
+    ];
+    for args in runs {
+        let out = Command::new(env!("CARGO"))
+            .args(args)
+            .args(["--", "-D", "warnings"])
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cargo {} -- -D warnings failed; fix what it reports:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Every `unsafe {` block has a `// SAFETY:` comment in the lines just above it.
+#[test]
+fn every_unsafe_block_says_why() {
+    let mut rs = Vec::new();
+    files(&root(), "rs", &mut rs);
+    let mut missing = Vec::new();
+    for file in rs {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let code = line.split("//").next().unwrap();
+            let opens_block = code.contains("unsafe {") || code.trim_end().ends_with("unsafe");
+            let unsafe_attr = code.contains("#[unsafe(");
+            if !(opens_block || unsafe_attr) || code.contains("\"") {
+                continue;
+            }
+            let above = &lines[i.saturating_sub(12)..i];
+            if !above
+                .iter()
+                .any(|l| l.trim_start().starts_with("// SAFETY:"))
+            {
+                missing.push(format!(
+                    "{}:{}",
+                    file.strip_prefix(root()).unwrap().display(),
+                    i + 1
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "unsafe without a `// SAFETY:` comment above it: {missing:?}"
+    );
+}
+
+/// Every line of a linker script that places bytes (BYTE, SHORT, LONG, QUAD, or
+/// an input section) carries a comment saying why.
+#[test]
+fn every_linker_script_byte_is_explained() {
+    let mut ld = Vec::new();
+    files(&root().join("linker"), "ld", &mut ld);
+    assert!(!ld.is_empty(), "no linker scripts found in linker/");
+    let mut missing = Vec::new();
+    for file in ld {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let code = line.split("/*").next().unwrap();
+            let places = ["BYTE(", "SHORT(", "LONG(", "QUAD(", "KEEP("]
+                .iter()
+                .any(|k| code.contains(k));
+            let commented = line.contains("/*")
+                || lines[..i]
+                    .last()
+                    .is_some_and(|l| l.trim_end().ends_with("*/"));
+            if places && !commented {
+                missing.push(format!(
+                    "{}:{}",
+                    file.strip_prefix(root()).unwrap().display(),
+                    i + 1
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "linker-script lines that place bytes without a comment: {missing:?}"
+    );
+}
