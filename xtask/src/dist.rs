@@ -225,6 +225,9 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
 pub struct Built {
     pub bytes: Vec<u8>,
     pub header: elf::Header,
+    /// The linked ELF file the bytes came from (for symbols and disassembly).
+    pub elf: PathBuf,
+    pub message_len: u64,
     /// The size budget that applied, if the message is the default one.
     pub budget: Option<u64>,
 }
@@ -318,6 +321,8 @@ pub fn build(platform: &Platform, layout: Layout, message: &[u8]) -> Result<Buil
     Ok(Built {
         bytes,
         header,
+        elf: elf_path,
+        message_len: message.len() as u64,
         budget,
     })
 }

@@ -8,6 +8,7 @@ mod cmd;
 mod dist;
 mod docker;
 mod elf;
+mod explain;
 mod platform;
 mod tools;
 
@@ -17,6 +18,8 @@ cargo xtask <task> [options]
 Tasks:
   dist      build target/dist/hello and, if a Docker engine answers, the image
             (cargo xtask dist --help for its options)
+  explain   print the file as a table: every byte, every role it plays, and why
+            the loader accepts it (cargo xtask explain --layout tiny|compat)
   help      print this help
 ";
 
@@ -63,6 +66,7 @@ fn try_main() -> Result<(), Error> {
     let rest: Vec<_> = args.collect();
     match task.as_ref().and_then(|t| t.to_str()) {
         Some("dist") => dist::main(rest),
+        Some("explain") => explain::main(rest),
         Some("help" | "-h" | "--help") | None => {
             print!("{HELP}");
             Ok(())

@@ -205,12 +205,27 @@ pub fn readme_block(name: &str) -> String {
     readme[start..stop].to_string()
 }
 
-/// Fails unless the README block `name` is exactly `expected`, printing the block to paste.
+/// Fails unless the README block `name` is exactly `expected`, printing the block
+/// to paste. With HELLO_UPDATE_README=1 it rewrites the block instead (then
+/// review the diff and commit it).
 pub fn assert_readme_block(name: &str, expected: &str) {
     let got = readme_block(name);
-    assert!(
-        got == expected,
+    if got == expected {
+        return;
+    }
+    if std::env::var_os("HELLO_UPDATE_README").is_some() {
+        let path = root().join("README.md");
+        let readme = std::fs::read_to_string(&path).unwrap();
+        let begin = format!("<!-- BEGIN {name} -->\n");
+        let start = readme.find(&begin).unwrap() + begin.len();
+        let updated = format!("{}{expected}{}", &readme[..start], &readme[start + got.len()..]);
+        std::fs::write(&path, updated).unwrap();
+        eprintln!("HELLO_UPDATE_README: rewrote README.md's `{name}` block");
+        return;
+    }
+    panic!(
         "README.md's `{name}` block differs from what was measured. Replace the lines between \
-         <!-- BEGIN {name} --> and <!-- END {name} --> with:\n{expected}\n(README.md has:\n{got})"
+         <!-- BEGIN {name} --> and <!-- END {name} --> with the lines below, or rerun with \
+         HELLO_UPDATE_README=1:\n{expected}\n(README.md has:\n{got})"
     );
 }

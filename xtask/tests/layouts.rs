@@ -1,0 +1,279 @@
+//! The two layouts: sizes, where each runs, and `cargo xtask explain`.
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const LAYOUTS: [(&str, usize); 2] = [("tiny", 120), ("compat", 128)];
+
+/// qemu-user for x86-64: Debian's qemu-user-static names it qemu-x86_64-static.
+fn qemu() -> PathBuf {
+    for name in ["qemu-x86_64-static", "qemu-x86_64"] {
+        if Command::new(name)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return name.into();
+        }
+    }
+    panic!("no qemu-x86_64-static or qemu-x86_64 on PATH: apt-get install qemu-user-static");
+}
+
+/// Builds `layout` with the default message; returns a copy of the file so
+/// later builds do not change it under the caller.
+fn build(layout: &str) -> (Vec<u8>, PathBuf) {
+    xtask_ok(&["dist", "--no-docker", "--layout", layout]);
+    let bytes = std::fs::read(dist_file()).unwrap();
+    let copy = root().join(format!("target/test-layouts/{layout}/hello"));
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(dist_file(), &copy).unwrap();
+    (bytes, copy)
+}
+
+#[test]
+fn each_layout_within_its_budget() {
+    let _g = lock();
+    for (layout, budget) in LAYOUTS {
+        let (bytes, _) = build(layout);
+        assert!(
+            bytes.len() <= budget,
+            "{layout}: {} bytes, over its budget of {budget}",
+            bytes.len()
+        );
+    }
+}
+
+/// The magic and mask qemu registers with binfmt_misc for x86-64 on non-x86
+/// hosts: x86_64_magic and x86_64_mask in qemu's scripts/qemu-binfmt-conf.sh.
+/// An x86 host registers no such entry, so they are written out here.
+const X86_64_MAGIC: [u8; 20] =
+    *b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00";
+const X86_64_MASK: [u8; 20] =
+    *b"\xff\xff\xff\xff\xff\xfe\xfe\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff";
+
+fn matches_binfmt(bytes: &[u8]) -> bool {
+    bytes.len() >= 20
+        && (0..20).all(|i| bytes[i] & X86_64_MASK[i] == X86_64_MAGIC[i] & X86_64_MASK[i])
+}
+
+#[test]
+fn compat_matches_qemus_binfmt_entry() {
+    let _g = lock();
+    let (compat, _) = build("compat");
+    assert!(
+        matches_binfmt(&compat),
+        "compat's first 20 bytes do not match qemu's x86_64 binfmt_misc magic/mask: {:02x?}",
+        &compat[..20]
+    );
+    let (tiny, _) = build("tiny");
+    assert!(
+        !matches_binfmt(&tiny),
+        "tiny now matches qemu's binfmt entry; update the README and this test"
+    );
+}
+
+enum Qemu {
+    Runs,
+    Rejected(String),
+}
+
+fn run_qemu(file: &Path) -> (Qemu, Output3) {
+    let out = Command::new(qemu())
+        .arg(file)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let status = out.status.code();
+    let res = if status == Some(0) && out.stdout == MESSAGE {
+        Qemu::Runs
+    } else {
+        Qemu::Rejected(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    };
+    (res, (status, out.stdout))
+}
+
+type Output3 = (Option<i32>, Vec<u8>);
+
+#[test]
+fn compat_runs_under_qemu_and_tiny_is_recorded() {
+    let _g = lock();
+    let (_, compat) = build("compat");
+    let (res, (status, stdout)) = run_qemu(&compat);
+    assert!(
+        matches!(res, Qemu::Runs),
+        "compat under qemu: status {status:?}, stdout {stdout:?}"
+    );
+    let full = Command::new(qemu())
+        .arg(&compat)
+        .stdout(
+            std::fs::File::options()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+        .status()
+        .unwrap();
+    assert!(
+        full.code().is_some_and(|c| c != 0),
+        "compat under qemu > /dev/full: {full}"
+    );
+
+    // What qemu does with tiny today: it checks EI_CLASS, which holds the message.
+    let (_, tiny) = build("tiny");
+    match run_qemu(&tiny).0 {
+        Qemu::Rejected(why) => assert!(
+            why.contains("Invalid ELF image"),
+            "qemu's behaviour with tiny changed: it now says {why:?}; update the README's layouts table"
+        ),
+        Qemu::Runs => panic!("qemu now runs tiny: update the README's layouts table and this test"),
+    }
+}
+
+/// Splits `| a | b | c |` into cells.
+fn cells(line: &str) -> Vec<String> {
+    line.trim()
+        .trim_matches('|')
+        .split(" | ")
+        .map(|c| c.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn explain_covers_every_byte_once_and_shows_true_values() {
+    let _g = lock();
+    for (layout, _) in LAYOUTS {
+        // explain builds the same file as dist does, without writing it.
+        let (file, _) = build(layout);
+        let out = xtask_ok(&["explain", "--layout", layout]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        let rows: Vec<Vec<String>> = text
+            .lines()
+            .filter(|l| l.starts_with("| 0x"))
+            .map(cells)
+            .collect();
+        assert!(
+            !rows.is_empty(),
+            "{layout}: explain printed no rows:\n{text}"
+        );
+        let mut next = 0usize;
+        let mut fields = 0;
+        for row in &rows {
+            let offset = usize::from_str_radix(row[0].trim_start_matches("0x"), 16).unwrap();
+            assert_eq!(
+                offset, next,
+                "{layout}: row at {offset:#x} does not follow the previous one (expected {next:#x})"
+            );
+            let bytes: Vec<u8> = row[1]
+                .split(' ')
+                .map(|b| u8::from_str_radix(b, 16).unwrap())
+                .collect();
+            assert_eq!(
+                &file[offset..offset + bytes.len()],
+                &bytes[..],
+                "{layout}: bytes at {offset:#x}"
+            );
+            next = offset + bytes.len();
+            assert!(
+                !row[2].is_empty(),
+                "{layout}: row at {offset:#x} names no role"
+            );
+            // Every `name @0xOFF+LEN = 0xVALUE` role must decode from the file (little-endian).
+            for role in row[2].split("; ") {
+                let Some((_, rest)) = role.split_once(" @0x") else {
+                    continue;
+                };
+                let (at, rest) = rest.split_once('+').unwrap();
+                let (len, rest) = rest.split_once(" = 0x").unwrap();
+                let value = rest.split(' ').next().unwrap();
+                let (at, len) = (
+                    usize::from_str_radix(at, 16).unwrap(),
+                    len.parse::<usize>().unwrap(),
+                );
+                let value = u64::from_str_radix(value, 16).unwrap();
+                let decoded = file[at..at + len]
+                    .iter()
+                    .rev()
+                    .fold(0u64, |v, &b| (v << 8) | u64::from(b));
+                assert_eq!(
+                    decoded, value,
+                    "{layout}: `{role}` shows a value the bytes do not hold"
+                );
+                fields += 1;
+            }
+            if row[2].contains("message") {
+                assert!(
+                    row[2].contains(&format!("{:?}", String::from_utf8_lossy(&bytes).as_ref())),
+                    "{layout}: {row:?}"
+                );
+            }
+        }
+        assert_eq!(
+            next,
+            file.len(),
+            "{layout}: the rows end at {next:#x}, the file at {:#x}",
+            file.len()
+        );
+        assert!(fields >= 27, "{layout}: only {fields} header fields shown");
+        assert!(
+            text.contains("code: syscall"),
+            "{layout}: no disassembly in:\n{text}"
+        );
+    }
+}
+
+/// Runs the compatibility matrix and checks the README's table against it.
+#[test]
+fn compatibility_matrix_matches_readme() {
+    if !docker_available("compatibility_matrix_matches_readme") {
+        return;
+    }
+    let _g = lock();
+    let mut table = String::from(
+        "| layout | bytes | Linux | as uid 65534 | `ulimit -v 256` | `docker run` | hardened `docker run` | `qemu-x86_64` |\n\
+         |---|---:|---|---|---|---|---|---|\n",
+    );
+    for (layout, _) in LAYOUTS {
+        let tag = format!("hello:{layout}");
+        xtask_ok(&["dist", "--layout", layout, "--tag", &tag]);
+        let bytes = std::fs::read(dist_file()).unwrap();
+        let file = root().join(format!("target/test-layouts/{layout}/hello"));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::copy(dist_file(), &file).unwrap();
+
+        // assert_behaves covers root, uid 65534 and ulimit -v 256, with /dev/full and a closed stdout.
+        assert_behaves(&file, MESSAGE);
+        let mut row = vec![
+            layout.to_string(),
+            bytes.len().to_string(),
+            "yes".into(),
+            "yes".into(),
+            "yes".into(),
+        ];
+        for extra in [&[][..], HARDENED] {
+            let mut args = vec!["run", "--rm", "--pull", "never", "--network", "none"];
+            args.extend_from_slice(extra);
+            args.push(&tag);
+            let out = docker(&args);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{layout}: docker {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(out.stdout, MESSAGE, "{layout}: docker {}", args.join(" "));
+            row.push("yes".into());
+        }
+        row.push(match run_qemu(&file).0 {
+            Qemu::Runs => "yes".into(),
+            Qemu::Rejected(_) => {
+                "no: rejected (qemu checks `EI_CLASS`, which holds the message)".into()
+            }
+        });
+        table.push_str(&format!("| {} |\n", row.join(" | ")));
+        docker(&["rmi", &tag]);
+    }
+    assert_readme_block("layouts", &table);
+}
