@@ -218,7 +218,11 @@ pub fn assert_readme_block(name: &str, expected: &str) {
         let readme = std::fs::read_to_string(&path).unwrap();
         let begin = format!("<!-- BEGIN {name} -->\n");
         let start = readme.find(&begin).unwrap() + begin.len();
-        let updated = format!("{}{expected}{}", &readme[..start], &readme[start + got.len()..]);
+        let updated = format!(
+            "{}{expected}{}",
+            &readme[..start],
+            &readme[start + got.len()..]
+        );
         std::fs::write(&path, updated).unwrap();
         eprintln!("HELLO_UPDATE_README: rewrote README.md's `{name}` block");
         return;
