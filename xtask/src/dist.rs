@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,8 +51,13 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
     let mut docker = true;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
-        let (name, inline) = match arg.to_str().and_then(|s| s.split_once('=')) {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(OsString::from(v))),
+        // `--name=value` or `--name value`; values are raw bytes (a message need not be UTF-8).
+        let raw = arg.as_bytes();
+        let (name, inline) = match raw.iter().position(|&b| b == b'=') {
+            Some(i) if raw.starts_with(b"--") => (
+                String::from_utf8_lossy(&raw[..i]).into_owned(),
+                Some(OsString::from(std::ffi::OsStr::from_bytes(&raw[i + 1..]))),
+            ),
             _ => (arg.to_string_lossy().into_owned(), None),
         };
         let mut value = |what: &str| {
