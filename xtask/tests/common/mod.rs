@@ -216,7 +216,12 @@ pub fn assert_readme_block(name: &str, expected: &str) {
     if std::env::var_os("HELLO_UPDATE_README").is_some() {
         let path = root().join("README.md");
         let readme = std::fs::read_to_string(&path).unwrap();
-        let begin = format!("<!-- BEGIN {name} -->\n");
+        let begin = format!("<!-- BEGIN {name} -->");
+        let begin = if readme.contains(&format!("{begin}\n")) {
+            format!("{begin}\n")
+        } else {
+            begin
+        };
         let start = readme.find(&begin).unwrap() + begin.len();
         let updated = format!(
             "{}{expected}{}",
