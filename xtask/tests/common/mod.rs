@@ -192,8 +192,14 @@ pub const HARDENED: &[&str] = &[
 /// The text between `<!-- BEGIN name -->` and `<!-- END name -->` in README.md.
 pub fn readme_block(name: &str) -> String {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("read README.md");
-    let begin = format!("<!-- BEGIN {name} -->\n");
+    // A block is whole lines or, for one figure inside a sentence, inline.
+    let begin = format!("<!-- BEGIN {name} -->");
     let end = format!("<!-- END {name} -->");
+    let begin = if readme.contains(&format!("{begin}\n")) {
+        format!("{begin}\n")
+    } else {
+        begin
+    };
     let start = readme
         .find(&begin)
         .unwrap_or_else(|| panic!("README.md has no `{begin}` marker"))
