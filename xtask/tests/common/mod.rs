@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 use std::fs::File;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -111,6 +112,14 @@ pub fn is_root() -> bool {
 /// non-zero status when stdout is /dev/full or closed; as root, as uid 65534
 /// (when the tests run as root), and under `ulimit -v 256`.
 pub fn assert_behaves(file: &Path, message: &[u8]) {
+    // uid 65534 must be able to reach the file: the checkout may sit in a
+    // private directory (mktemp -d is 0700), so run a copy from a 0755 one.
+    let dir = std::env::temp_dir().join(format!("hello-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.join(file.file_name().unwrap());
+    std::fs::copy(file, &copy).unwrap();
+    let file = copy.as_path();
     let mut uids = vec![None];
     if is_root() {
         uids.push(Some(65534));
