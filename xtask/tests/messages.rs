@@ -122,15 +122,7 @@ fn every_message_prints_exactly_in_docker() {
     let _g = lock();
     for (name, message, via_file) in cases() {
         dist_with(&message, via_file, &["--tag", "hello:test-message"]);
-        let out = docker(&[
-            "run",
-            "--rm",
-            "--pull",
-            "never",
-            "--network",
-            "none",
-            "hello:test-message",
-        ]);
+        let out = docker_run("hello:test-message", &[]);
         assert_eq!(
             out.status.code(),
             Some(0),

@@ -22,6 +22,11 @@ fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// `path:line` for a 0-based line index, relative to the root.
+fn location(file: &Path, i: usize) -> String {
+    format!("{}:{}", file.strip_prefix(root()).unwrap().display(), i + 1)
+}
+
 #[test]
 fn formatted() {
     let out = Command::new(env!("CARGO"))
@@ -88,11 +93,7 @@ fn every_unsafe_block_says_why() {
                 .iter()
                 .any(|l| l.trim_start().starts_with("// SAFETY:"))
             {
-                missing.push(format!(
-                    "{}:{}",
-                    file.strip_prefix(root()).unwrap().display(),
-                    i + 1
-                ));
+                missing.push(location(&file, i));
             }
         }
     }
@@ -123,11 +124,7 @@ fn every_linker_script_byte_is_explained() {
                     .last()
                     .is_some_and(|l| l.trim_end().ends_with("*/"));
             if places && !commented {
-                missing.push(format!(
-                    "{}:{}",
-                    file.strip_prefix(root()).unwrap().display(),
-                    i + 1
-                ));
+                missing.push(location(&file, i));
             }
         }
     }

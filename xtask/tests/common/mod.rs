@@ -183,6 +183,15 @@ pub fn docker(args: &[&str]) -> Output {
         .expect("run docker")
 }
 
+/// `docker run --rm --pull never --network none <extra> <tag>`: a missing tag
+/// fails at once instead of trying a registry.
+pub fn docker_run(tag: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["run", "--rm", "--pull", "never", "--network", "none"];
+    args.extend_from_slice(extra);
+    args.push(tag);
+    docker(&args)
+}
+
 /// The hardened `docker run` flags every image must pass.
 pub const HARDENED: &[&str] = &[
     "--read-only",
@@ -252,4 +261,23 @@ pub fn assert_readme_block(name: &str, expected: &str) {
          <!-- BEGIN {name} --> and <!-- END {name} --> with the lines below, or rerun with \
          HELLO_UPDATE_README=1:\n{expected}\n(README.md has:\n{got})"
     );
+}
+
+/// `tag` prints exactly `message` and exits 0, in a plain and in a hardened `docker run`.
+pub fn assert_docker_prints(tag: &str, message: &[u8]) {
+    for extra in [&[][..], HARDENED] {
+        let out = docker_run(tag, extra);
+        let what = format!("docker run {} {tag}", extra.join(" "));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stdout == message,
+            "{what} printed {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
 }
