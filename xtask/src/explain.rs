@@ -249,6 +249,16 @@ fn free(read: Read, layout: Layout) -> bool {
 
 /// Why the loader accepts a run whose bytes play these roles.
 fn why(row: &Row, layout: Layout) -> String {
+    let mut s = why_fields(row, layout);
+    // qemu's binfmt_misc entry compares bytes 0..20 under a mask that ignores
+    // only EI_OSABI (offset 7) and the low bit of e_type and EI_DATA/EI_VERSION.
+    if layout == Layout::Compat && row.offset < 20 && row.offset != 7 {
+        s.push_str("; binfmt_misc's entry for qemu matches these bytes");
+    }
+    s
+}
+
+fn why_fields(row: &Row, layout: Layout) -> String {
     let name = |r: &Role| r.text.split(" @").next().unwrap_or("").to_string();
     let fields: Vec<&Role> = row.roles.iter().filter(|r| r.read.is_some()).collect();
     let (free_fields, checked): (Vec<&Role>, Vec<&Role>) =
