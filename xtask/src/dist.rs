@@ -129,7 +129,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
 
 /// A Docker image reference without digest: `[host[:port]/]path[:tag]`, as the
 /// reference grammar of the distribution spec has it.
-fn check_tag(s: &str) -> Result<(), String> {
+pub fn check_tag(s: &str) -> Result<(), String> {
     if s.is_empty() {
         return Err("it is empty".into());
     }
@@ -218,6 +218,9 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     if opts.docker {
         image(platform, &opts.tag, &opts.message, built.bytes.len() as u64)?;
     }
+    // The OCI layout and the `docker load` archive, from the files just written.
+    let built_now = [(platform, dist.join(platform.dir_name()).join("hello"))];
+    crate::image::write(&built_now, &opts.tag)?;
     Ok(())
 }
 

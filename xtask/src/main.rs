@@ -8,7 +8,9 @@ mod cmd;
 mod dist;
 mod docker;
 mod elf;
+mod image;
 mod platform;
+mod publish;
 mod tools;
 
 const HELP: &str = "\
@@ -17,6 +19,11 @@ cargo xtask <task> [options]
 Tasks:
   dist      build target/dist/hello and, if a Docker engine answers, the image
             (cargo xtask dist --help for its options)
+  image     write target/dist/oci (OCI layout, every platform built) and
+            target/dist/hello-image.tar (for docker load) from dist's files;
+            no Docker daemon needed (dist runs it too)
+  publish   push target/dist/oci's whole index to a registry:
+            cargo xtask publish 127.0.0.1:5000/hello:latest
   help      print this help
 ";
 
@@ -63,6 +70,8 @@ fn try_main() -> Result<(), Error> {
     let rest: Vec<_> = args.collect();
     match task.as_ref().and_then(|t| t.to_str()) {
         Some("dist") => dist::main(rest),
+        Some("image") => image::main(rest),
+        Some("publish") => publish::main(rest),
         Some("help" | "-h" | "--help") | None => {
             print!("{HELP}");
             Ok(())
