@@ -128,21 +128,18 @@ pub fn sha256(bytes: &[u8]) -> String {
     s
 }
 
-/// `os`, `architecture` and `variant` from Docker's platform string
-/// (`linux/amd64`, `linux/arm/v7`), as the OCI config and index spell them.
-pub fn platform_fields(platform: &Platform) -> (&'static str, &'static str, Option<&'static str>) {
-    let mut parts = platform.docker.splitn(3, '/');
-    let os = parts.next().unwrap_or_default();
-    let arch = parts.next().unwrap_or_default();
-    (os, arch, parts.next())
-}
-
-fn platform_json(platform: &Platform) -> serde_json::Map<String, Value> {
-    let (os, arch, variant) = platform_fields(platform);
+/// The `platform` object of the index and the same fields of the config:
+/// `os`, `architecture` and, if any, `variant`, from Docker's platform string
+/// (`linux/amd64`, `linux/arm/v7`).
+fn platform_json(docker: &str) -> serde_json::Map<String, Value> {
+    let mut parts = docker.splitn(3, '/');
     let mut map = serde_json::Map::new();
-    map.insert("architecture".into(), arch.into());
-    map.insert("os".into(), os.into());
-    if let Some(v) = variant {
+    map.insert("os".into(), parts.next().unwrap_or_default().into());
+    map.insert(
+        "architecture".into(),
+        parts.next().unwrap_or_default().into(),
+    );
+    if let Some(v) = parts.next() {
         map.insert("variant".into(), v.into());
     }
     map
@@ -259,7 +256,7 @@ pub fn image(platform: &'static Platform, file: &[u8], mtime: u64) -> Result<Ima
     let diff_id = sha256(&tar);
     let layer = Blob::new(LAYER_TYPE, gzip(&tar)?);
 
-    let mut config = platform_json(platform);
+    let mut config = platform_json(platform.docker);
     config.insert(
         "config".into(),
         json!({ "Entrypoint": [format!("/{ENTRY}")], "User": USER }),
@@ -324,7 +321,7 @@ pub fn build(files: &[(&'static Platform, PathBuf)]) -> Result<Images, Error> {
         .iter()
         .map(|i| {
             let mut d = i.manifest.descriptor();
-            d["platform"] = Value::Object(platform_json(i.platform));
+            d["platform"] = Value::Object(platform_json(i.platform.docker));
             d
         })
         .collect();
@@ -516,4 +513,36 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     }
     write(&files, &tag)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_fields_come_from_the_docker_string() {
+        assert_eq!(
+            Value::Object(platform_json("linux/amd64")),
+            json!({ "os": "linux", "architecture": "amd64" })
+        );
+        assert_eq!(
+            Value::Object(platform_json("linux/arm/v7")),
+            json!({ "os": "linux", "architecture": "arm", "variant": "v7" })
+        );
+    }
+
+    #[test]
+    fn tar_header_fields_and_checksum() {
+        let h = tar_header("hello", 0o555, 120, 0, b'0').unwrap();
+        assert_eq!(&h[..6], b"hello\0");
+        assert_eq!(&h[100..108], b"0000555\0");
+        assert_eq!(&h[124..136], b"00000000170\0");
+        assert_eq!(&h[257..265], b"ustar\x0000");
+        let mut blanked = h;
+        blanked[148..156].copy_from_slice(b"        ");
+        let sum: u32 = blanked.iter().map(|&b| u32::from(b)).sum();
+        assert_eq!(&h[148..156], format!("{sum:06o}\0 ").as_bytes());
+        assert!(tar_header(&"x".repeat(101), 0o644, 0, 0, b'0').is_err());
+        assert!(tar_header("hello", 0o555, 0, 1 << 33, b'0').is_err());
+    }
 }
