@@ -20,7 +20,8 @@ const HELP: &str = "\
 cargo xtask dist [options]
 
 Builds hello, writes target/dist/hello, runs it, and, when a Docker engine
-answers, builds and runs the image.
+answers, builds and runs the image. Then writes target/dist/oci and
+target/dist/hello-image.tar without Docker (cargo xtask image --help).
 
 Options:
   --layout tiny|compat   tiny (default): the smallest file Linux runs;
