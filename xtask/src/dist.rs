@@ -21,7 +21,8 @@ const HELP: &str = "\
 cargo xtask dist [options]
 
 Builds hello, writes target/dist/hello, runs it, and, when a Docker engine
-answers, builds and runs the image.
+answers, builds and runs the image. Then writes target/dist/oci and
+target/dist/hello-image.tar without Docker (cargo xtask image --help).
 
 Options:
   --layout tiny|compat   tiny (default): the smallest file Linux runs;
@@ -135,7 +136,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
 
 /// A Docker image reference without digest: `[host[:port]/]path[:tag]`, as the
 /// reference grammar of the distribution spec has it.
-fn check_tag(s: &str) -> Result<(), String> {
+pub fn check_tag(s: &str) -> Result<(), String> {
     if s.is_empty() {
         return Err("it is empty".into());
     }
@@ -224,6 +225,9 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     if opts.docker {
         image(platform, &opts.tag, &opts.message, built.bytes.len() as u64)?;
     }
+    // The OCI layout and the `docker load` archive, from the files just written.
+    let built_now = [(platform, dist.join(platform.dir_name()).join("hello"))];
+    crate::image::write(&built_now, &opts.tag)?;
     Ok(())
 }
 

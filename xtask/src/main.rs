@@ -9,7 +9,9 @@ mod dist;
 mod docker;
 mod elf;
 mod explain;
+mod image;
 mod platform;
+mod publish;
 mod tools;
 
 const HELP: &str = "\
@@ -20,6 +22,11 @@ Tasks:
             (cargo xtask dist --help for its options)
   explain   print the file as a table: every byte, every role it plays, and why
             the loader accepts it (cargo xtask explain --layout tiny|compat)
+  image     write target/dist/oci (OCI layout, every platform built) and
+            target/dist/hello-image.tar (for docker load) from dist's files;
+            no Docker daemon needed (dist runs it too)
+  publish   push target/dist/oci's whole index to a registry:
+            cargo xtask publish 127.0.0.1:5000/hello:latest
   help      print this help
 ";
 
@@ -67,6 +74,8 @@ fn try_main() -> Result<(), Error> {
     match task.as_ref().and_then(|t| t.to_str()) {
         Some("dist") => dist::main(rest),
         Some("explain") => explain::main(rest),
+        Some("image") => image::main(rest),
+        Some("publish") => publish::main(rest),
         Some("help" | "-h" | "--help") | None => {
             print!("{HELP}");
             Ok(())
