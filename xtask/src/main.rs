@@ -9,6 +9,7 @@ mod dist;
 mod docker;
 mod elf;
 mod platform;
+mod report;
 mod tools;
 
 const HELP: &str = "\
@@ -17,6 +18,9 @@ cargo xtask <task> [options]
 Tasks:
   dist      build target/dist/hello and, if a Docker engine answers, the image
             (cargo xtask dist --help for its options)
+  report    build the classic hello-world images beside ours, measure them all,
+            and write the table, target/report/report.json and docs/sizes.svg
+            (cargo xtask report --help for its options)
   help      print this help
 ";
 
@@ -63,6 +67,7 @@ fn try_main() -> Result<(), Error> {
     let rest: Vec<_> = args.collect();
     match task.as_ref().and_then(|t| t.to_str()) {
         Some("dist") => dist::main(rest),
+        Some("report") => report::main(rest),
         Some("help" | "-h" | "--help") | None => {
             print!("{HELP}");
             Ok(())
