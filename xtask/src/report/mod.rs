@@ -140,6 +140,8 @@ struct Row {
     pull_bytes: Option<u64>,
     published: Option<Published>,
     outcome: Outcome,
+    /// What `docker run` said when the image did not print the message.
+    detail: Option<String>,
     /// The file runs natively here and printed the message.
     native_ok: bool,
     exec: Option<Timing>,
@@ -163,6 +165,7 @@ impl Row {
             pull_bytes: None,
             published: None,
             outcome: Outcome::NotRun(String::new()),
+            detail: None,
             native_ok: false,
             exec: None,
             docker: None,
@@ -276,16 +279,19 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
         image(row, &dir, message, host_docker)?;
         row.pull_bytes = (row.kind == Kind::Ours).then(|| pull_size(row)).flatten();
     }
-    for note in &notes {
-        println!("note: {note}");
-    }
 
     time_exec(&mut rows, opts.exec_runs)?;
     time_docker(&mut rows, opts.docker_runs, message)?;
     let perf = measure::perf_probe();
     for row in rows.iter_mut().filter(|r| r.native_ok) {
         let file = row.file.as_ref().expect("a row that ran has a file");
-        row.perf = measure::perf_stat(&perf, PERF_RUNS, &file.path, &file.args)?;
+        match measure::perf_stat(&perf, PERF_RUNS, &file.path, &file.args) {
+            Ok(counts) => row.perf = counts,
+            Err(e) => notes.push(format!(
+                "{}: perf stat failed, no counts: {}",
+                row.label, e.message
+            )),
+        }
     }
 
     let table = table(&rows);
@@ -297,6 +303,9 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     }
     for (event, why) in &perf.unavailable {
         println!("perf: {event} not counted: {why}");
+    }
+    for note in &notes {
+        println!("note: {note}");
     }
     let checks = checks(&rows);
     for c in &checks {
@@ -384,6 +393,7 @@ fn image(row: &mut Row, dir: &Path, message: &[u8], host: &str) -> Result<(), Er
             out.stdout.len(),
             if said.is_empty() { "" } else { ": " }
         );
+        row.detail = Some(what.clone());
         match contenders::interpreter(&bytes) {
             Some(loader) if native => Outcome::Fails(format!(
                 "dynamically linked: needs the loader {loader}, which scratch lacks"
@@ -393,7 +403,11 @@ fn image(row: &mut Row, dir: &Path, message: &[u8], host: &str) -> Result<(), Er
         }
     };
     if let Outcome::Fails(why) | Outcome::NotRun(why) = &row.outcome {
-        println!("{} in scratch: {why}", row.label);
+        println!(
+            "{} in scratch: {why} ({})",
+            row.label,
+            row.detail.as_deref().unwrap_or_default()
+        );
     }
     if native {
         let mut run = Command::new(&file.path);
@@ -665,6 +679,7 @@ fn row_json(rows: &[Row], r: &Row) -> Value {
         "published": r.published.map(|p| json!({"bytes": p.bytes, "text": p.text, "source": p.source})),
         "status": st,
         "reason": why,
+        "docker_run_said": r.detail,
         "exec": timing(exec_of),
         "docker_run": timing(docker_of),
         "instructions_u": perf(measure::INSTRUCTIONS),
