@@ -36,7 +36,7 @@ Needs a Docker engine; installs gcc, tcc, musl-tools and busybox-static with
 apt-get when run as root, and otherwise names the command.
 
 Options:
-  --exec-runs N     timed runs of each file (default 500, at least 200)
+  --exec-runs N     timed runs of each file (default 1000, at least 200)
   --docker-runs N   timed `docker run`s of ours and -nostartfiles (default 20, at least 20)
   -h, --help        print this help
 ";
@@ -53,7 +53,7 @@ struct Options {
 
 fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
     let mut opts = Options {
-        exec_runs: 500,
+        exec_runs: 1000,
         docker_runs: MIN_DOCKER_RUNS,
     };
     let mut it = args.into_iter().map(|a| a.to_string_lossy().into_owned());
@@ -429,7 +429,7 @@ fn image(row: &mut Row, dir: &Path, message: &[u8], host: &str) -> Result<(), Er
 }
 
 /// Median wall time of executing each file that runs here, runs interleaved so
-/// that drift in the machine's load falls on every contender alike.
+/// that drift in the machine's load (2 cores, shared) falls on every contender alike.
 fn time_exec(rows: &mut [Row], runs: u32) -> Result<(), Error> {
     let timed: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].native_ok).collect();
     eprintln!(
@@ -437,9 +437,14 @@ fn time_exec(rows: &mut [Row], runs: u32) -> Result<(), Error> {
         timed.len()
     );
     let mut samples = vec![Vec::with_capacity(runs as usize); timed.len()];
-    for _ in 0..runs {
-        for (k, &i) in timed.iter().enumerate() {
-            let file = rows[i].file.as_ref().expect("a row that ran has a file");
+    for round in 0..runs as usize {
+        // Each round starts one contender later, so none always follows the same one.
+        for j in 0..timed.len() {
+            let k = (round + j) % timed.len();
+            let file = rows[timed[k]]
+                .file
+                .as_ref()
+                .expect("a row that ran has a file");
             samples[k].push(measure::exec_once(&file.path, &file.args)?);
         }
     }
@@ -467,10 +472,12 @@ fn time_docker(rows: &mut [Row], runs: u32, message: &[u8]) -> Result<(), Error>
         timed.len()
     );
     let mut samples = vec![Vec::with_capacity(runs as usize); timed.len()];
-    for _ in 0..runs {
-        for (k, &i) in timed.iter().enumerate() {
-            let tag = rows[i].tag.as_ref().expect("a row that ran has an image");
-            samples[k].push(measure::docker_once(&rows[i].platform, tag, message)?);
+    for round in 0..runs as usize {
+        for j in 0..timed.len() {
+            let k = (round + j) % timed.len();
+            let row = &rows[timed[k]];
+            let tag = row.tag.as_ref().expect("a row that ran has an image");
+            samples[k].push(measure::docker_once(&row.platform, tag, message)?);
         }
     }
     for (k, &i) in timed.iter().enumerate() {
@@ -531,8 +538,14 @@ fn table(rows: &[Row]) -> String {
                 .find(|(n, _)| *n == e)
                 .map_or("-".into(), |(_, v)| format!("{v:.0}"))
         };
+        // A file built for another architecture cannot be timed here: say so.
+        let untimed = if r.file.is_some() && !r.native_ok {
+            "not timed"
+        } else {
+            "-"
+        };
         let timing = |pick: fn(&Row) -> Option<&Timing>| {
-            pick(r).map_or(("-".into(), "-".into()), |t| {
+            pick(r).map_or((untimed.into(), "-".into()), |t| {
                 (
                     duration(t.median_ns),
                     ratio(rows, r, pick).map_or("-".into(), |x| format!("{x:.3}")),
