@@ -140,7 +140,7 @@ struct Row {
     pull_bytes: Option<u64>,
     published: Option<Published>,
     outcome: Outcome,
-    /// What `docker run` said when the image did not print the message.
+    /// What `docker run` (or the build) said when the image did not print the message.
     detail: Option<String>,
     /// The file runs natively here and printed the message.
     native_ok: bool,
@@ -230,7 +230,12 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
                 row.how = file.how.clone();
                 row.file = Some(file);
             }
-            Err(e) => row.outcome = Outcome::Fails(format!("build failed: {}", e.message)),
+            Err(e) => {
+                // One line for the tables; the whole message in report.json.
+                let first = e.message.lines().next().unwrap_or_default();
+                row.outcome = Outcome::Fails(format!("build failed: {}", first.replace('|', "/")));
+                row.detail = Some(e.message);
+            }
         }
         rows.push(row);
     }
@@ -643,6 +648,10 @@ fn checks(rows: &[Row]) -> Vec<String> {
                 ours.label,
                 if x >= want { "holds" } else { "DOES NOT HOLD" }
             ));
+        } else {
+            out.push(format!(
+                "{id} has no image in this run: its size comparison is not made"
+            ));
         }
     }
     for r in rows.iter().filter(|r| r.kind == Kind::Ours) {
@@ -692,7 +701,7 @@ fn row_json(rows: &[Row], r: &Row) -> Value {
         "published": r.published.map(|p| json!({"bytes": p.bytes, "text": p.text, "source": p.source})),
         "status": st,
         "reason": why,
-        "docker_run_said": r.detail,
+        "detail": r.detail,
         "exec": timing(exec_of),
         "docker_run": timing(docker_of),
         "instructions_u": perf(measure::INSTRUCTIONS),
