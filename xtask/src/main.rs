@@ -12,6 +12,7 @@ mod explain;
 mod image;
 mod platform;
 mod publish;
+mod report;
 mod tools;
 
 const HELP: &str = "\
@@ -27,6 +28,9 @@ Tasks:
             no Docker daemon needed (dist runs it too)
   publish   push target/dist/oci's whole index to a registry:
             cargo xtask publish 127.0.0.1:5000/hello:latest
+  report    build the classic hello-world images beside ours, measure them all,
+            and write the table, target/report/report.json and docs/sizes.svg
+            (cargo xtask report --help for its options)
   help      print this help
 ";
 
@@ -76,6 +80,7 @@ fn try_main() -> Result<(), Error> {
         Some("explain") => explain::main(rest),
         Some("image") => image::main(rest),
         Some("publish") => publish::main(rest),
+        Some("report") => report::main(rest),
         Some("help" | "-h" | "--help") | None => {
             print!("{HELP}");
             Ok(())

@@ -1,0 +1,155 @@
+//! The SVG bar chart of image sizes on a log scale, largest first.
+//!
+//! One `<g class="row">` per bar, holding a `<text class="label">`, a
+//! `<rect class="bar">` with `data-bytes`, and a `<text class="value">`, so a
+//! test can read it back.
+
+/// One bar.
+pub struct Bar {
+    pub id: String,
+    pub label: String,
+    pub bytes: u64,
+    /// `reference` (published, not measured), `classic`, `failing` or `ours`.
+    pub class: &'static str,
+}
+
+const WIDTH: f64 = 760.0;
+const LABEL_W: f64 = 250.0;
+const PLOT_W: f64 = 420.0;
+const ROW_H: f64 = 26.0;
+const TOP: f64 = 52.0;
+/// The axis runs from 10 B to 100 MB: seven decades.
+const MIN_DECADE: i32 = 1;
+const MAX_DECADE: i32 = 8;
+
+/// The bar's width for `bytes` on the log axis; at least 2 px so every bar shows.
+pub fn bar_width(bytes: u64) -> f64 {
+    let span = f64::from(MAX_DECADE - MIN_DECADE);
+    let x = ((bytes.max(1) as f64).log10() - f64::from(MIN_DECADE)) / span;
+    (x.clamp(0.0, 1.0) * PLOT_W).max(2.0)
+}
+
+/// Sizes as `docker images` shows them: three significant digits, powers of 1000.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 999.5 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        return format!("{bytes} B");
+    }
+    let digits = if v >= 99.95 {
+        0
+    } else if v >= 9.995 {
+        1
+    } else {
+        2
+    };
+    format!("{v:.digits$} {}", UNITS[unit])
+}
+
+/// An axis label: 10 B, 100 B, 1 kB, ...
+fn decade(d: i32) -> String {
+    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
+    format!("{} {}", 10u64.pow((d % 3) as u32), UNITS[(d / 3) as usize])
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The chart; `bars` in the order to draw them, top to bottom.
+pub fn svg(bars: &[Bar]) -> String {
+    let height = TOP + ROW_H * bars.len() as f64 + 44.0;
+    let x0 = LABEL_W;
+    let mut s = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="Helvetica, Arial, sans-serif" font-size="13">
+<title>Hello-world Docker image sizes, log scale (written by cargo xtask report)</title>
+<style>
+.reference {{ fill: #b8b8b8; }}
+.classic {{ fill: #4e79a7; }}
+.failing {{ fill: #e15759; }}
+.ours {{ fill: #f28e2b; }}
+.grid {{ stroke: #dddddd; }}
+.axis {{ fill: #666666; font-size: 11px; }}
+</style>
+<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>
+<text x="16" y="22" font-size="15" font-weight="bold">Hello-world image sizes, log scale (docker image inspect)</text>
+<text x="16" y="40" class="axis">grey: published, not measured here · blue: built and run here · red: does not run in scratch · orange: hello</text>
+"##
+    );
+    let bottom = TOP + ROW_H * bars.len() as f64;
+    for d in MIN_DECADE..=MAX_DECADE {
+        let x = x0 + bar_width(10u64.pow(d as u32));
+        let x = if d == MIN_DECADE { x0 } else { x };
+        s.push_str(&format!(
+            "<line class=\"grid\" x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{bottom}\"/>\n\
+             <text class=\"axis\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n",
+            bottom + 16.0,
+            decade(d)
+        ));
+    }
+    for (i, bar) in bars.iter().enumerate() {
+        let y = TOP + ROW_H * i as f64;
+        let w = bar_width(bar.bytes);
+        s.push_str(&format!(
+            "<g class=\"row\" data-id=\"{id}\">\n\
+             <text class=\"label\" x=\"{lx:.1}\" y=\"{ty:.1}\" text-anchor=\"end\">{label}</text>\n\
+             <rect class=\"bar {class}\" x=\"{x0}\" y=\"{by:.1}\" width=\"{w:.1}\" height=\"{bh:.1}\" data-bytes=\"{bytes}\"/>\n\
+             <text class=\"value\" x=\"{vx:.1}\" y=\"{ty:.1}\">{value}</text>\n\
+             </g>\n",
+            id = escape(&bar.id),
+            lx = x0 - 8.0,
+            ty = y + ROW_H * 0.5 + 4.5,
+            label = escape(&bar.label),
+            class = bar.class,
+            by = y + 4.0,
+            bh = ROW_H - 8.0,
+            bytes = bar.bytes,
+            vx = x0 + w + 6.0,
+            value = human(bar.bytes),
+        ));
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes_read_like_docker_images() {
+        assert_eq!(human(120), "120 B");
+        assert_eq!(human(999), "999 B");
+        assert_eq!(human(8_760), "8.76 kB");
+        assert_eq!(human(13_300), "13.3 kB");
+        assert_eq!(human(762_296), "762 kB");
+        assert_eq!(human(72_800_000), "72.8 MB");
+        assert_eq!(human(5_610_000), "5.61 MB");
+    }
+
+    #[test]
+    fn axis_labels() {
+        let labels: Vec<String> = (MIN_DECADE..=MAX_DECADE).map(decade).collect();
+        assert_eq!(
+            labels,
+            [
+                "10 B", "100 B", "1 kB", "10 kB", "100 kB", "1 MB", "10 MB", "100 MB"
+            ]
+        );
+    }
+
+    #[test]
+    fn log_scale() {
+        assert!((bar_width(10) - 2.0).abs() < 1e-9);
+        assert!((bar_width(100_000_000) - PLOT_W).abs() < 1e-9);
+        assert!((bar_width(10_000) - PLOT_W * 3.0 / 7.0).abs() < 1e-9);
+    }
+}
