@@ -1,12 +1,8 @@
 //! Measuring: images (build, size, gzipped layer), runs (exec and `docker run`
 //! wall time), and `perf stat` counts.
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
-
-use flate2::Compression;
-use flate2::write::GzEncoder;
 
 use crate::{Error, cmd};
 
@@ -63,8 +59,9 @@ pub fn docker_run(platform: &str, tag: &str) -> Result<Output, Error> {
         .map_err(|e| Error::fail(format!("could not run `{}`: {e}", cmd::line(&run))))
 }
 
-/// The image's layers as `docker save` writes them, each gzipped at flate2's best
-/// level: the bytes a registry would store and send for them. Returns the sum.
+/// The image's layers as `docker save` writes them, each gzipped as our own image
+/// layers are (zopfli, xtask/src/image.rs): the bytes a registry would store and
+/// send for them. Returns the sum.
 pub fn gzipped_layers(tag: &str) -> Result<u64, Error> {
     let out = quiet(Command::new("docker").args(["save", tag]))?;
     let archive =
@@ -84,16 +81,14 @@ pub fn gzipped_layers(tag: &str) -> Result<u64, Error> {
     let mut total = 0;
     for layer in layers {
         let name = layer.as_str().unwrap_or_default();
-        total += gzip_len(find(name)?);
+        total += gzip_len(find(name)?)?;
     }
     Ok(total)
 }
 
-/// The length of `data` gzipped at the best level.
-pub fn gzip_len(data: &[u8]) -> u64 {
-    let mut gz = GzEncoder::new(Vec::new(), Compression::best());
-    gz.write_all(data).expect("writing to a Vec cannot fail");
-    gz.finish().expect("writing to a Vec cannot fail").len() as u64
+/// The length of `data` gzipped as image layers are.
+pub fn gzip_len(data: &[u8]) -> Result<u64, Error> {
+    Ok(crate::image::gzip(data)?.len() as u64)
 }
 
 /// The regular files of a ustar archive: (path, contents).
