@@ -19,6 +19,16 @@ fn header_slot(arch: &str, layout: &str) -> usize {
         ("x86_64", "tiny") => 12,
         // e_shoff and e_flags: neither the kernel nor qemu reads them.
         ("x86_64", "compat") => 12,
+        // e_ident[4..16], as on x86-64.
+        ("x86", "tiny") => 12,
+        // e_shoff and e_flags: neither the kernel nor qemu reads them on x86.
+        ("x86", "compat") => 8,
+        // e_shoff and e_flags: arm64 Linux and qemu-aarch64 read neither.
+        ("aarch64", _) => 12,
+        // e_shoff; e_flags declares the float ABI (riscv), the ELF ABI version
+        // (ppc64: ELFv2 entry points), the EABI version (arm).
+        ("riscv64" | "powerpc64", _) => 8,
+        ("arm", _) => 4,
         _ => 0,
     }
 }
