@@ -158,6 +158,17 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
             ))
         })?],
     };
+    for p in &platforms {
+        if let Some(max) = p.max_message.filter(|&max| message.len() > max) {
+            return Err(Error::usage(format!(
+                "the message has {} bytes, but {} takes at most {max} (its Thumb code has no \
+                 instruction for a longer length on that CPU): shorten it, or leave {} out",
+                message.len(),
+                p.docker,
+                p.docker
+            )));
+        }
+    }
     if tag.is_some() && platforms.len() > 1 {
         return Err(Error::usage(
             "--tag names one image, but --platform all builds one per platform (tagged hello:<os>-<arch>[-<variant>]): drop --tag or give one --platform",

@@ -25,6 +25,8 @@ pub struct Platform {
     pub qemu: &'static str,
     /// `qemu -cpu` for the oldest CPU the platform promises, if not qemu's default.
     pub qemu_cpu: Option<&'static str>,
+    /// The longest message this platform's code generation handles, if limited.
+    pub max_message: Option<usize>,
     /// Size budget in bytes with the default message, per layout: (tiny, compat).
     /// Where only qemu can run the file here, both layouts are the compat one.
     pub budget: (u64, u64),
@@ -41,6 +43,7 @@ pub const PLATFORMS: &[Platform] = &[
         trap: &[0x0f, 0x0b], // ud2
         qemu: "qemu-x86_64",
         qemu_cpu: None,
+        max_message: None,
         budget: (120, 128),
     },
     Platform {
@@ -53,6 +56,7 @@ pub const PLATFORMS: &[Platform] = &[
         trap: &[0x0f, 0x0b], // ud2
         qemu: "qemu-i386",
         qemu_cpu: None,
+        max_message: None,
         budget: (87, 111),
     },
     Platform {
@@ -66,60 +70,58 @@ pub const PLATFORMS: &[Platform] = &[
         trap: &[0x20, 0x00, 0x20, 0xd4], // brk #1
         qemu: "qemu-aarch64",
         qemu_cpu: None,
+        max_message: None,
         budget: (136, 136),
     },
     Platform {
         docker: "linux/arm/v7",
         // Thumb-2 by default: 16-bit instructions where they fit.
         triple: "thumbv7neon-unknown-linux-gnueabihf",
-        // No unwind tables: without them LLVM does not save r7 in a function
-        // that never returns.
-        rustflags: &["-C", "force-unwind-tables=no"],
+        rustflags: &[],
         machine: 40, // EM_ARM
         class64: false,
         big_endian: false,
         trap: &[],
         qemu: "qemu-arm",
         qemu_cpu: Some("cortex-a7"),
+        max_message: None,
         budget: (112, 112),
     },
     Platform {
         docker: "linux/arm/v6",
         // Thumb code for the ARM1176 (Raspberry Pi 1 and Zero): rustup ships no
-        // `core` for arm-unknown-linux-gnueabi here, and the Thumb-2 target with
-        // the CPU set to an ARMv6 one emits only instructions that CPU has,
-        // which the test checks by running the file on qemu's arm1176.
+        // `core` for arm-unknown-linux-gnueabi here, so this is the Thumb-2
+        // target with the CPU set to an ARMv6 one. Its `_start` then uses only
+        // 16-bit Thumb instructions, which ARMv6 has, for messages up to 255
+        // bytes (see max_message); dist and the tests run every file on qemu's
+        // arm1176, which faults on anything else.
         triple: "thumbv7neon-unknown-linux-gnueabihf",
-        rustflags: &[
-            "-C",
-            "force-unwind-tables=no",
-            "-C",
-            "target-cpu=arm1176jzf-s",
-        ],
+        rustflags: &["-C", "target-cpu=arm1176jzf-s"],
         machine: 40, // EM_ARM
         class64: false,
         big_endian: false,
         trap: &[],
         qemu: "qemu-arm",
         qemu_cpu: Some("arm1176"),
+        // The Thumb-2 target emits 32-bit Thumb-2 instructions, which ARMv5TE
+        // and ARMv6 lack, to load a length above 255 (`movs` takes 8 bits).
+        max_message: Some(255),
         budget: (112, 112),
     },
     Platform {
         docker: "linux/arm/v5",
         // As linux/arm/v6, for the ARM926EJ-S (ARMv5TE), run on qemu's arm926.
         triple: "thumbv7neon-unknown-linux-gnueabihf",
-        rustflags: &[
-            "-C",
-            "force-unwind-tables=no",
-            "-C",
-            "target-cpu=arm926ej-s",
-        ],
+        rustflags: &["-C", "target-cpu=arm926ej-s"],
         machine: 40, // EM_ARM
         class64: false,
         big_endian: false,
         trap: &[],
         qemu: "qemu-arm",
         qemu_cpu: Some("arm926"),
+        // The Thumb-2 target emits 32-bit Thumb-2 instructions, which ARMv5TE
+        // and ARMv6 lack, to load a length above 255 (`movs` takes 8 bits).
+        max_message: Some(255),
         budget: (112, 112),
     },
     Platform {
@@ -133,6 +135,7 @@ pub const PLATFORMS: &[Platform] = &[
         trap: &[0x00, 0x00], // c.unimp
         qemu: "qemu-riscv64",
         qemu_cpu: None,
+        max_message: None,
         budget: (146, 146),
     },
 ];
