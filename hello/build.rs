@@ -25,9 +25,10 @@ fn header_slot(arch: &str, layout: &str) -> usize {
         ("x86", "compat") => 8,
         // e_shoff and e_flags: arm64 Linux and qemu-aarch64 read neither.
         ("aarch64", _) => 12,
-        // e_shoff; e_flags declares the float ABI (riscv), the ELF ABI version
-        // (ppc64: ELFv2 entry points), the EABI version (arm).
-        ("riscv64" | "powerpc64", _) => 8,
+        // e_shoff; e_flags declares the float ABI (riscv), the EABI version (arm).
+        ("riscv64", _) => 8,
+        // e_shoff and e_flags: s390x Linux and qemu-s390x read neither.
+        ("s390x", _) => 12,
         ("arm", _) => 4,
         _ => 0,
     }

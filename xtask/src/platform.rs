@@ -138,6 +138,19 @@ pub const PLATFORMS: &[Platform] = &[
         max_message: None,
         budget: (146, 146),
     },
+    Platform {
+        docker: "linux/s390x",
+        triple: "s390x-unknown-linux-gnu",
+        rustflags: &[],
+        machine: 22, // EM_S390
+        class64: true,
+        big_endian: true,
+        trap: &[0xa7, 0xf4, 0x00, 0x01], // j .+2
+        qemu: "qemu-s390x",
+        qemu_cpu: None,
+        max_message: None,
+        budget: (134, 134),
+    },
 ];
 
 /// The layouts: how much of the ELF header the file bends.
