@@ -18,6 +18,8 @@ struct Case {
     docker: &'static str,
     /// qemu-user's name for the architecture (`qemu-<arch>`).
     qemu: &'static str,
+    /// The Rust target the file is built for (as in xtask/src/platform.rs).
+    triple: &'static str,
     /// `qemu -cpu`: the oldest CPU the platform promises, where it matters.
     cpu: Option<&'static str>,
     /// The magic and mask qemu-user-static registers with binfmt_misc for
@@ -51,6 +53,7 @@ const MASK: &str = "ffffffffffffff00fffffffffffffffffeffffff";
 const CASES: &[Case] = &[
     Case {
         docker: "linux/amd64",
+        triple: "x86_64-unknown-linux-gnu",
         qemu: "x86_64",
         cpu: None,
         magic: "7f454c4602010100000000000000000002003e00",
@@ -61,6 +64,7 @@ const CASES: &[Case] = &[
     },
     Case {
         docker: "linux/386",
+        triple: "i686-unknown-linux-gnu",
         qemu: "i386",
         cpu: None,
         magic: "7f454c4601010100000000000000000002000300",
@@ -71,6 +75,7 @@ const CASES: &[Case] = &[
     },
     Case {
         docker: "linux/arm64",
+        triple: "aarch64-unknown-linux-gnu",
         qemu: "aarch64",
         cpu: None,
         magic: "7f454c460201010000000000000000000200b700",
@@ -81,6 +86,7 @@ const CASES: &[Case] = &[
     },
     Case {
         docker: "linux/arm/v7",
+        triple: "thumbv7neon-unknown-linux-gnueabihf",
         qemu: "arm",
         cpu: Some("cortex-a7"),
         magic: "7f454c4601010100000000000000000002002800",
@@ -91,6 +97,7 @@ const CASES: &[Case] = &[
     },
     Case {
         docker: "linux/arm/v6",
+        triple: "thumbv7neon-unknown-linux-gnueabihf",
         qemu: "arm",
         cpu: Some("arm1176"),
         magic: "7f454c4601010100000000000000000002002800",
@@ -101,6 +108,7 @@ const CASES: &[Case] = &[
     },
     Case {
         docker: "linux/arm/v5",
+        triple: "thumbv7neon-unknown-linux-gnueabihf",
         qemu: "arm",
         cpu: Some("arm926"),
         magic: "7f454c4601010100000000000000000002002800",
@@ -111,6 +119,7 @@ const CASES: &[Case] = &[
     },
     Case {
         docker: "linux/riscv64",
+        triple: "riscv64gc-unknown-linux-gnu",
         qemu: "riscv64",
         cpu: None,
         magic: "7f454c460201010000000000000000000200f300",
@@ -121,6 +130,7 @@ const CASES: &[Case] = &[
     },
     Case {
         docker: "linux/s390x",
+        triple: "s390x-unknown-linux-gnu",
         qemu: "s390x",
         cpu: None,
         magic: "7f454c4602020100000000000000000000020016",
@@ -415,21 +425,47 @@ fn docker_runs_every_platform() {
             "image",
             "inspect",
             "--format",
-            "{{.Os}}/{{.Architecture}} {{.Size}}",
+            "{{.Os}}/{{.Architecture}}/{{.Variant}} {{.Size}}",
             &tag,
         ]);
         let size = std::fs::metadata(case.file()).unwrap().len();
-        let arch = case
-            .docker
-            .splitn(3, '/')
-            .take(2)
-            .collect::<Vec<_>>()
-            .join("/");
+        // Docker shows no variant for amd64, 386, arm64 (v8 is implied), ...
+        let platform = if case.docker.matches('/').count() == 2 {
+            case.docker.to_string()
+        } else {
+            format!("{}/", case.docker)
+        };
         assert_eq!(
             String::from_utf8_lossy(&inspect.stdout).trim(),
-            format!("{arch} {size}"),
-            "docker image inspect {tag}"
+            format!("{platform} {size}"),
+            "docker image inspect {tag}: the platform and the size (the one file)"
         );
+    }
+}
+
+#[test]
+fn every_platform_is_reproducible() {
+    let _g = lock();
+    let build = || {
+        xtask_ok(&["dist", "--platform", "all", "--no-docker"]);
+        CASES
+            .iter()
+            .map(|c| std::fs::read(c.file()).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let first = build();
+    // Fresh builds of hello for every target, not the cached ones.
+    for case in CASES {
+        let clean = Command::new(env!("CARGO"))
+            .args(["clean", "--release", "-p", "hello", "--target", case.triple])
+            .current_dir(root())
+            .status()
+            .unwrap();
+        assert!(clean.success(), "cargo clean --target {}", case.triple);
+    }
+    let second = build();
+    for ((case, a), b) in CASES.iter().zip(&first).zip(&second) {
+        assert_eq!(a, b, "{}: two builds gave different files", case.docker);
     }
 }
 
