@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use crate::platform::{Layout, PLATFORMS, Platform};
+use crate::platform::{Layout, NOT_BUILT, PLATFORMS, Platform};
 use crate::{Error, cmd, docker, elf, tools};
 
 pub const DEFAULT_MESSAGE: &[u8] = b"Hello World\n";
@@ -96,10 +96,13 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
                     PLATFORMS.iter().collect()
                 } else {
                     vec![Platform::find(&v).ok_or_else(|| {
-                        Error::usage(format!(
-                            "unknown platform `{v}`: use --platform all or one of {}",
-                            names()
-                        ))
+                        match NOT_BUILT.iter().find(|(p, _)| *p == v) {
+                            Some((p, why)) => Error::usage(format!("{p} is not built: {why}")),
+                            None => Error::usage(format!(
+                                "unknown platform `{v}`: use --platform all or one of {}",
+                                names()
+                            )),
+                        }
                     })?]
                 });
             }
