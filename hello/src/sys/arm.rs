@@ -4,10 +4,10 @@
 //! in r7, the arguments in r0..r2, the result in r0. Numbers are from the
 //! kernel's table, arch/arm/tools/syscall.tbl.
 //!
-//! In Thumb code r7 is the frame pointer, which Rust does not let an `asm!`
-//! operand name. There the `asm!` also loads r7 itself, with the number as an
-//! immediate, and for `write` (which returns) saves and restores it around the
-//! `svc`: the same three extra instructions every Thumb syscall wrapper has.
+//! Every arm build here is Thumb code, where r7 is the frame pointer, which
+//! Rust does not let an `asm!` operand name. So each `asm!` also loads r7
+//! itself, with the number as an immediate, and `write`'s (which returns)
+//! saves and restores it around the `svc`, as every Thumb syscall wrapper does.
 #![allow(unsafe_code)]
 
 use core::arch::asm;
@@ -28,8 +28,8 @@ pub fn write(fd: u32, buf: &[u8]) -> isize {
     // SAFETY: the kernel reads `buf.len()` bytes from `buf.as_ptr()`, which a live
     // shared slice guarantees are readable; it writes no user memory (`readonly`)
     // and does not touch the user stack (`nostack`). `svc` preserves every
-    // register but r0, which carries the result. In Thumb code r7 is saved in
-    // `saved` and restored before the `asm!` ends, so the compiler's r7 survives.
+    // register but r0, which carries the result. r7 is saved in `saved` and
+    // restored before the `asm!` ends, so the compiler's r7 survives.
     unsafe {
         asm!(
             "mov {saved}, r7",
