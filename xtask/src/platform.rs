@@ -156,9 +156,10 @@ pub const PLATFORMS: &[Platform] = &[
 /// Platforms Docker's `hello-world` ships for that `dist` does not build, and why.
 pub const NOT_BUILT: &[(&str, &str)] = &[(
     "linux/ppc64le",
-    "a file qemu-ppc64le runs needs at least 168 bytes there (the 104-byte header, \
-     the message after it since e_flags must say ELFv2, 52 bytes of code), over the \
-     160-byte limit; README.md, Platforms, has the details",
+    "a file qemu-ppc64le runs does not fit in 160 bytes (the 64-bit header, the \
+     message after it since e_flags must say ELFv2, code that sets up the TOC \
+     pointer and turns the kernel's positive errno into -errno); README.md, \
+     Platforms, has the details",
 )];
 
 /// The layouts: how much of the ELF header the file bends.
