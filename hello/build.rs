@@ -19,6 +19,17 @@ fn header_slot(arch: &str, layout: &str) -> usize {
         ("x86_64", "tiny") => 12,
         // e_shoff and e_flags: neither the kernel nor qemu reads them.
         ("x86_64", "compat") => 12,
+        // e_ident[4..16], as on x86-64.
+        ("x86", "tiny") => 12,
+        // e_shoff and e_flags: neither the kernel nor qemu reads them on x86.
+        ("x86", "compat") => 8,
+        // e_shoff and e_flags: arm64 Linux and qemu-aarch64 read neither.
+        ("aarch64", _) => 12,
+        // e_shoff; e_flags declares the float ABI (riscv), the EABI version (arm).
+        ("riscv64", _) => 8,
+        // e_shoff and e_flags: s390x Linux and qemu-s390x read neither.
+        ("s390x", _) => 12,
+        ("arm", _) => 4,
         _ => 0,
     }
 }

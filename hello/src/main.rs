@@ -11,6 +11,11 @@
 #![deny(unsafe_code)] // only `sys` (the system-call instruction) and the two attributes below opt in
 
 #[cfg_attr(target_arch = "x86_64", path = "sys/x86_64.rs")]
+#[cfg_attr(target_arch = "x86", path = "sys/x86.rs")]
+#[cfg_attr(target_arch = "aarch64", path = "sys/aarch64.rs")]
+#[cfg_attr(target_arch = "arm", path = "sys/arm.rs")]
+#[cfg_attr(target_arch = "riscv64", path = "sys/riscv64.rs")]
+#[cfg_attr(target_arch = "s390x", path = "sys/s390x.rs")]
 mod sys;
 
 /// The message bytes, written by `build.rs` from the default or the user's message.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use crate::platform::{Layout, PLATFORMS, Platform};
+use crate::platform::{Layout, NOT_BUILT, PLATFORMS, Platform};
 use crate::{Error, cmd, docker, elf, tools};
 
 pub const DEFAULT_MESSAGE: &[u8] = b"Hello World\n";
@@ -20,16 +20,22 @@ pub const DEFAULT_TAG: &str = "hello:latest";
 const HELP: &str = "\
 cargo xtask dist [options]
 
-Builds hello, writes target/dist/hello, runs it, and, when a Docker engine
-answers, builds and runs the image. Then writes target/dist/oci and
-target/dist/hello-image.tar without Docker (cargo xtask image --help).
+Builds hello, writes target/dist/<os>-<arch>[-<variant>]/hello (and, for this
+machine's platform, target/dist/hello), runs it (under qemu-user for other
+architectures), and, when a Docker engine answers, builds and runs the image
+hello:<os>-<arch>[-<variant>] (and hello:latest for this machine's platform).
+Then writes target/dist/oci and target/dist/hello-image.tar from the files
+this run built, without Docker (cargo xtask image --help).
 
 Options:
+  --platform P|all       a Docker platform (linux/arm64, linux/arm/v7, ...) or
+                         all of them; default: this machine's
   --layout tiny|compat   tiny (default): the smallest file Linux runs;
                          compat: also runs under qemu-user and binfmt_misc
   --message TEXT         the message, byte for byte (no newline is added)
   --message-file PATH    the message: the file's bytes, whatever they are
-  --tag NAME[:TAG]       the image's name (default hello:latest)
+  --tag NAME[:TAG]       the image's name (default hello:latest and
+                         hello:<os>-<arch>[-<variant>]); one platform only
   --no-docker            skip docker build and run even if an engine answers
   -h, --help             print this help
 ";
@@ -37,9 +43,11 @@ Options:
 /// What `dist` was asked to do.
 #[derive(Debug)]
 pub struct Options {
+    pub platforms: Vec<&'static Platform>,
     pub layout: Layout,
     pub message: Vec<u8>,
-    pub tag: String,
+    /// `--tag`, if given: replaces the default tags.
+    pub tag: Option<String>,
     pub docker: bool,
 }
 
@@ -48,8 +56,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
     let mut layout = Layout::Tiny;
     let mut message: Option<Vec<u8>> = None;
     let mut message_file: Option<PathBuf> = None;
-    let mut tag = DEFAULT_TAG.to_string();
+    let mut tag = None;
     let mut docker = true;
+    let mut platforms = None;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         // `--name=value` or `--name value`; values are raw bytes (a message need not be UTF-8).
@@ -81,17 +90,42 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
                     ))
                 })?;
             }
+            "--platform" => {
+                let v = value("P|all")?;
+                let v = v.to_string_lossy();
+                let names = || {
+                    PLATFORMS
+                        .iter()
+                        .map(|p| p.docker)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                platforms = Some(if v == "all" {
+                    PLATFORMS.iter().collect()
+                } else {
+                    vec![Platform::find(&v).ok_or_else(|| {
+                        match NOT_BUILT.iter().find(|(p, _)| *p == v) {
+                            Some((p, why)) => Error::usage(format!("{p} is not built: {why}")),
+                            None => Error::usage(format!(
+                                "unknown platform `{v}`: use --platform all or one of {}",
+                                names()
+                            )),
+                        }
+                    })?]
+                });
+            }
             "--message" => message = Some(value("TEXT")?.as_bytes().to_vec()),
             "--message-file" => message_file = Some(value("PATH")?.into()),
             "--tag" => {
                 let v = value("NAME[:TAG]")?;
-                tag = v.to_str().map(str::to_string).unwrap_or_default();
-                check_tag(&tag).map_err(|why| {
+                let t = v.to_str().map(str::to_string).unwrap_or_default();
+                check_tag(&t).map_err(|why| {
                     Error::usage(format!(
                         "invalid --tag {:?}: {why}; use a Docker reference like hello:latest or localhost:5000/hello:v1",
                         v.to_string_lossy()
                     ))
                 })?;
+                tag = Some(t);
             }
             "--no-docker" => docker = false,
             _ => {
@@ -126,7 +160,33 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
             message.len()
         )));
     }
+    let platforms = match platforms {
+        Some(p) => p,
+        None => vec![Platform::host().ok_or_else(|| {
+            Error::usage(format!(
+                "this machine's architecture ({}) is not one dist builds for: give --platform P or --platform all",
+                std::env::consts::ARCH
+            ))
+        })?],
+    };
+    for p in &platforms {
+        if let Some(max) = p.max_message.filter(|&max| message.len() > max) {
+            return Err(Error::usage(format!(
+                "the message has {} bytes, but {} takes at most {max} (its Thumb code has no \
+                 instruction for a longer length on that CPU): shorten it, or leave {} out",
+                message.len(),
+                p.docker,
+                p.docker
+            )));
+        }
+    }
+    if tag.is_some() && platforms.len() > 1 {
+        return Err(Error::usage(
+            "--tag names one image, but --platform all builds one per platform (tagged hello:<os>-<arch>[-<variant>]): drop --tag or give one --platform",
+        ));
+    }
     Ok(Some(Options {
+        platforms,
         layout,
         message,
         tag,
@@ -192,23 +252,56 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     let Some(opts) = parse(args)? else {
         return Ok(());
     };
-    let platform = Platform::host().ok_or_else(|| {
-        Error::fail(format!(
-            "this machine's architecture ({}) is not one dist builds for; supported: {}",
-            std::env::consts::ARCH,
-            PLATFORMS
-                .iter()
-                .map(|p| p.docker)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
     tools::ensure_binutils()?;
+    let engine = if opts.docker {
+        match docker::engine() {
+            Ok(v) => Some(v),
+            Err(why) => {
+                println!("note: no Docker engine answers ({why}); skipped docker build and run.");
+                println!(
+                    "note: {}, then run cargo xtask dist again.",
+                    docker::START_HINT
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    for &platform in &opts.platforms {
+        one(platform, &opts, engine.as_deref())?;
+    }
+    // The OCI layout and the `docker load` archive, from the files just written.
+    let built_now: Vec<_> = opts
+        .platforms
+        .iter()
+        .map(|&p| (p, crate::root().join(dist_path(p))))
+        .collect();
+    crate::image::write(&built_now, opts.tag.as_deref().unwrap_or(DEFAULT_TAG))?;
+    Ok(())
+}
+
+/// The file's path inside the build context, for `platform`.
+pub fn dist_path(platform: &Platform) -> PathBuf {
+    PathBuf::from("target/dist")
+        .join(platform.dir_name())
+        .join("hello")
+}
+
+/// Builds, writes, runs, and (with an engine) packages one platform's file.
+fn one(platform: &'static Platform, opts: &Options, engine: Option<&str>) -> Result<(), Error> {
     let built = build(platform, opts.layout, &opts.message)?;
-    let dist = crate::root().join("target/dist");
-    write_file(&built.bytes, &dist.join(platform.dir_name()).join("hello"))?;
-    let out = dist.join("hello");
-    write_file(&built.bytes, &out)?;
+    let root = crate::root();
+    let file = root.join(dist_path(platform));
+    write_file(&built.bytes, &file)?;
+    let is_host = Platform::host().is_some_and(|h| h.docker == platform.docker);
+    let out = if is_host {
+        let out = root.join("target/dist/hello");
+        write_file(&built.bytes, &out)?;
+        out
+    } else {
+        file.clone()
+    };
     println!(
         "hello {} {}: {} bytes (budget {}), loads at {:#x}, maps {} bytes -> {}",
         platform.docker,
@@ -219,16 +312,24 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
             .map_or("none for this message".into(), |b| b.to_string()),
         built.header.load_address(),
         built.header.mapped_bytes(),
-        out.strip_prefix(crate::root()).unwrap_or(&out).display()
+        out.strip_prefix(&root).unwrap_or(&out).display()
     );
-    run_native(&out, &opts.message)?;
-    if opts.docker {
-        image(platform, &opts.tag, &opts.message, built.bytes.len() as u64)?;
+    run_file(platform, &file, &opts.message)?;
+    if let Some(version) = engine {
+        let tags = match &opts.tag {
+            Some(t) => vec![t.clone()],
+            None if is_host => vec![DEFAULT_TAG.to_string(), platform_tag(platform)],
+            None => vec![platform_tag(platform)],
+        };
+        println!("Docker engine {version}: building {}", tags.join(", "));
+        image(platform, &tags, &opts.message, built.bytes.len() as u64)?;
     }
-    // The OCI layout and the `docker load` archive, from the files just written.
-    let built_now = [(platform, dist.join(platform.dir_name()).join("hello"))];
-    crate::image::write(&built_now, &opts.tag)?;
     Ok(())
+}
+
+/// `hello:linux-arm-v7`: the image tag for one platform.
+pub fn platform_tag(platform: &Platform) -> String {
+    format!("hello:{}", platform.dir_name())
 }
 
 /// The final file, checked.
@@ -273,7 +374,9 @@ pub fn build(platform: &Platform, layout: Layout, message: &[u8]) -> Result<Buil
         // one linker serves every platform.
         .args(["-C", "linker=rust-lld", "-C", "linker-flavor=ld.lld"])
         // Absolute addresses: the message's address loads as one immediate.
-        .args(["-C", "relocation-model=static"]);
+        .args(["-C", "relocation-model=static"])
+        // What this platform needs besides (see platform.rs).
+        .args(platform.rustflags);
     let json = cmd::stdout(&mut cargo)?;
     let elf_path = artifact(&json)?;
 
@@ -409,17 +512,31 @@ fn show(label: &str, out: &[u8]) {
     let _ = stdout.flush();
 }
 
-fn run_native(file: &Path, message: &[u8]) -> Result<(), Error> {
-    let mut run = Command::new(file);
+/// The command that runs `file` here: itself, or under qemu-user.
+pub fn run_command(platform: &Platform, file: &Path) -> Result<Command, Error> {
+    if platform.runs_natively() {
+        return Ok(Command::new(file));
+    }
+    let qemu = platform.qemu_program().map_err(Error::fail)?;
+    let mut cmd = Command::new(qemu);
+    if let Some(cpu) = platform.qemu_cpu {
+        cmd.args(["-cpu", cpu]);
+    }
+    cmd.arg(file);
+    Ok(cmd)
+}
+
+fn run_file(platform: &Platform, file: &Path, message: &[u8]) -> Result<(), Error> {
+    let mut run = run_command(platform, file)?;
     eprintln!("$ {}", cmd::line(&run));
     let out = run
         .output()
-        .map_err(|e| Error::fail(format!("could not run {}: {e}", file.display())))?;
+        .map_err(|e| Error::fail(format!("could not run `{}`: {e}", cmd::line(&run))))?;
     show(&format!("{} printed", file.display()), &out.stdout);
     if out.stdout != message || !out.status.success() {
         return Err(Error::fail(format!(
-            "{} printed {} bytes and exited with {}; expected the {}-byte message and status 0",
-            file.display(),
+            "`{}` printed {} bytes and exited with {}; expected the {}-byte message and status 0",
+            cmd::line(&run),
             out.stdout.len(),
             out.status,
             message.len()
@@ -428,30 +545,25 @@ fn run_native(file: &Path, message: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-fn image(platform: &Platform, tag: &str, message: &[u8], file_size: u64) -> Result<(), Error> {
-    let version = match docker::engine() {
-        Ok(v) => v,
-        Err(why) => {
-            println!("note: no Docker engine answers ({why}); skipped docker build and run.");
-            println!(
-                "note: {}, then run cargo xtask dist again.",
-                docker::START_HINT
-            );
-            return Ok(());
+fn image(
+    platform: &Platform,
+    tags: &[String],
+    message: &[u8],
+    file_size: u64,
+) -> Result<(), Error> {
+    docker::build(&crate::root(), platform.docker, &dist_path(platform), tags)?;
+    for tag in tags {
+        let out = docker::run(platform.docker, tag)?;
+        show(&format!("docker run {tag} printed"), &out);
+        if out != message {
+            return Err(Error::fail(format!(
+                "docker run {tag} printed {} bytes, not the {}-byte message",
+                out.len(),
+                message.len()
+            )));
         }
-    };
-    println!("Docker engine {version}: building {tag}");
-    docker::build(&crate::root(), platform.docker, tag)?;
-    let out = docker::run(platform.docker, tag)?;
-    show(&format!("docker run {tag} printed"), &out);
-    if out != message {
-        return Err(Error::fail(format!(
-            "docker run {tag} printed {} bytes, not the {}-byte message",
-            out.len(),
-            message.len()
-        )));
+        let size = docker::image_size(tag)?;
+        println!("image {tag}: {size} bytes (docker image inspect), file {file_size} bytes");
     }
-    let size = docker::image_size(tag)?;
-    println!("image {tag}: {size} bytes (docker image inspect), file {file_size} bytes");
     Ok(())
 }

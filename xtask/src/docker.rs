@@ -1,6 +1,7 @@
 //! Talking to a Docker engine through the `docker` client.
+use std::io::Write;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use crate::{Error, cmd};
 
@@ -26,16 +27,56 @@ pub fn engine() -> Result<String, String> {
     }
 }
 
-/// `docker build --platform P -t TAG DIR`, with the Dockerfile at the repository root.
-pub fn build(root: &Path, platform: &str, tag: &str) -> Result<(), Error> {
-    cmd::run(Command::new("docker").current_dir(root).args([
-        "build",
-        "--platform",
-        platform,
-        "-t",
-        tag,
-        ".",
-    ]))
+/// The Dockerfile's line that copies the file in; `build` points it at the
+/// platform's file.
+const COPY_LINE: &str = "COPY target/dist/hello /hello";
+
+/// `docker build --platform P -t TAG... -f - DIR`, with the repository root's
+/// Dockerfile on stdin, its `COPY` taking `file` (relative to `root`).
+pub fn build(root: &Path, platform: &str, file: &Path, tags: &[String]) -> Result<(), Error> {
+    let path = root.join("Dockerfile");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::fail(format!("read {}: {e}", path.display())))?;
+    if text.lines().filter(|l| *l == COPY_LINE).count() != 1 {
+        return Err(Error::fail(format!(
+            "{} must have the line `{COPY_LINE}` once: dist replaces its path with each platform's file",
+            path.display()
+        )));
+    }
+    let text = text.replace(COPY_LINE, &format!("COPY {} /hello", file.display()));
+    let mut cmd = Command::new("docker");
+    cmd.current_dir(root)
+        .args(["build", "--platform", platform]);
+    for tag in tags {
+        cmd.args(["-t", tag]);
+    }
+    cmd.args(["-f", "-", "."]);
+    run_with_stdin(&mut cmd, text.as_bytes())
+}
+
+/// Echoes and runs `cmd` with `input` on its stdin, stdout and stderr
+/// inherited; fails unless it exits 0.
+fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Result<(), Error> {
+    eprintln!(
+        "$ {} < (the Dockerfile above, {} bytes)",
+        cmd::line(cmd),
+        input.len()
+    );
+    let shown = cmd::line(cmd);
+    let fail = |e: std::io::Error| Error::fail(format!("could not run `{shown}`: {e}"));
+    cmd.stdin(Stdio::piped());
+    let mut child = cmd.spawn().map_err(fail)?;
+    let written = child.stdin.take().expect("stdin is piped").write_all(input);
+    let status = child.wait().map_err(fail)?;
+    written.map_err(fail)?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::fail(format!(
+            "`{}` failed ({status})",
+            cmd::line(cmd)
+        )))
+    }
 }
 
 /// `docker run --rm --pull never --network none [--platform P] TAG`: its stdout.

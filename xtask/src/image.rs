@@ -429,19 +429,25 @@ pub fn write(files: &[(&'static Platform, PathBuf)], tag: &str) -> Result<Images
     write_layout(&images, &layout)?;
 
     let host = Platform::host().map(|p| p.docker);
-    let Some(native) = images
+    let native = images
         .images
         .iter()
-        .find(|i| Some(i.platform.docker) == host)
-    else {
-        return Err(Error::fail(format!(
-            "{ARCHIVE} is for this machine's platform ({}), which this run did not build: \
-             run `cargo xtask dist` for it",
-            host.unwrap_or(std::env::consts::ARCH)
-        )));
-    };
+        .find(|i| Some(i.platform.docker) == host);
     let out = root.join(ARCHIVE);
-    write_atomic(&out, &archive(native, tag, mtime_secs()?)?)?;
+    match native {
+        Some(native) => write_atomic(&out, &archive(native, tag, mtime_secs()?)?)?,
+        None => {
+            // An archive from an earlier run would not match the new index.
+            if out.exists() {
+                fs::remove_file(&out)
+                    .map_err(|e| Error::fail(format!("remove {}: {e}", rel(&out))))?;
+            }
+            println!(
+                "note: no {ARCHIVE}: it holds this machine's platform ({}), which this run did not build",
+                host.unwrap_or(std::env::consts::ARCH)
+            );
+        }
+    }
 
     for i in &images.images {
         println!(
@@ -460,12 +466,10 @@ pub fn write(files: &[(&'static Platform, PathBuf)], tag: &str) -> Result<Images
         images.images.len(),
         images.index.digest
     );
-    println!(
-        "wrote {} (tag {LAYOUT_TAG}) and {} ({tag}, {})",
-        rel(&layout),
-        rel(&out),
-        native.platform.docker
-    );
+    println!("wrote {} (tag {LAYOUT_TAG})", rel(&layout));
+    if let Some(native) = native {
+        println!("wrote {} ({tag}, {})", rel(&out), native.platform.docker);
+    }
     Ok(images)
 }
 

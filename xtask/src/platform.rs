@@ -8,31 +8,159 @@ pub struct Platform {
     /// Rust's target triple. A Linux target: `core` ships for it, and rust-lld
     /// links it; no C toolchain or libc is used.
     pub triple: &'static str,
+    /// Codegen flags for this platform's `hello`, after the common ones.
+    pub rustflags: &'static [&'static str],
     /// ELF `e_machine`.
     pub machine: u16,
     /// ELFCLASS64 (true) or ELFCLASS32.
     pub class64: bool,
     /// ELFDATA2MSB (true) or ELFDATA2LSB.
     pub big_endian: bool,
-    /// The trap rustc emits after `_start`'s noreturn exit; the segment ends before it.
+    /// The trap rustc emits after `_start`'s noreturn exit, when it ends the
+    /// linked image; the segment ends before it. Empty when the code ends with
+    /// something else (Thumb's literal pool), and the file keeps the trap.
     pub trap: &'static [u8],
-    /// The qemu-user program that runs this platform's files on another host.
-    #[allow(dead_code)] // used once platforms other than the host run under qemu
+    /// The qemu-user program that runs this platform's files on another host
+    /// (Debian's qemu-user-static also installs it as `<qemu>-static`).
     pub qemu: &'static str,
+    /// `qemu -cpu` for the oldest CPU the platform promises, if not qemu's default.
+    pub qemu_cpu: Option<&'static str>,
+    /// The longest message this platform's code generation handles, if limited.
+    pub max_message: Option<usize>,
     /// Size budget in bytes with the default message, per layout: (tiny, compat).
+    /// Where only qemu can run the file here, both layouts are the compat one.
     pub budget: (u64, u64),
 }
 
-pub const PLATFORMS: &[Platform] = &[Platform {
-    docker: "linux/amd64",
-    triple: "x86_64-unknown-linux-gnu",
-    machine: 62, // EM_X86_64
-    class64: true,
-    big_endian: false,
-    trap: &[0x0f, 0x0b], // ud2
-    qemu: "qemu-x86_64",
-    budget: (120, 128),
-}];
+pub const PLATFORMS: &[Platform] = &[
+    Platform {
+        docker: "linux/amd64",
+        triple: "x86_64-unknown-linux-gnu",
+        rustflags: &[],
+        machine: 62, // EM_X86_64
+        class64: true,
+        big_endian: false,
+        trap: &[0x0f, 0x0b], // ud2
+        qemu: "qemu-x86_64",
+        qemu_cpu: None,
+        max_message: None,
+        budget: (120, 128),
+    },
+    Platform {
+        docker: "linux/386",
+        triple: "i686-unknown-linux-gnu",
+        rustflags: &[],
+        machine: 3, // EM_386
+        class64: false,
+        big_endian: false,
+        trap: &[0x0f, 0x0b], // ud2
+        qemu: "qemu-i386",
+        qemu_cpu: None,
+        max_message: None,
+        budget: (87, 111),
+    },
+    Platform {
+        docker: "linux/arm64",
+        triple: "aarch64-unknown-linux-gnu",
+        // The tiny code model: the message's address is one `adr`, not adrp+add.
+        rustflags: &["-C", "code-model=tiny"],
+        machine: 183, // EM_AARCH64
+        class64: true,
+        big_endian: false,
+        trap: &[0x20, 0x00, 0x20, 0xd4], // brk #1
+        qemu: "qemu-aarch64",
+        qemu_cpu: None,
+        max_message: None,
+        budget: (136, 136),
+    },
+    Platform {
+        docker: "linux/arm/v7",
+        // Thumb-2 by default: 16-bit instructions where they fit.
+        triple: "thumbv7neon-unknown-linux-gnueabihf",
+        rustflags: &[],
+        machine: 40, // EM_ARM
+        class64: false,
+        big_endian: false,
+        trap: &[],
+        qemu: "qemu-arm",
+        qemu_cpu: Some("cortex-a7"),
+        max_message: None,
+        budget: (112, 112),
+    },
+    Platform {
+        docker: "linux/arm/v6",
+        // Thumb code for the ARM1176 (Raspberry Pi 1 and Zero): rustup ships no
+        // `core` for arm-unknown-linux-gnueabi here, so this is the Thumb-2
+        // target with the CPU set to an ARMv6 one. Its `_start` then uses only
+        // 16-bit Thumb instructions, which ARMv6 has, for messages up to 255
+        // bytes (see max_message); dist and the tests run every file on qemu's
+        // arm1176, which faults on anything else.
+        triple: "thumbv7neon-unknown-linux-gnueabihf",
+        rustflags: &["-C", "target-cpu=arm1176jzf-s"],
+        machine: 40, // EM_ARM
+        class64: false,
+        big_endian: false,
+        trap: &[],
+        qemu: "qemu-arm",
+        qemu_cpu: Some("arm1176"),
+        // The Thumb-2 target emits 32-bit Thumb-2 instructions, which ARMv5TE
+        // and ARMv6 lack, to load a length above 255 (`movs` takes 8 bits).
+        max_message: Some(255),
+        budget: (112, 112),
+    },
+    Platform {
+        docker: "linux/arm/v5",
+        // As linux/arm/v6, for the ARM926EJ-S (ARMv5TE), run on qemu's arm926.
+        triple: "thumbv7neon-unknown-linux-gnueabihf",
+        rustflags: &["-C", "target-cpu=arm926ej-s"],
+        machine: 40, // EM_ARM
+        class64: false,
+        big_endian: false,
+        trap: &[],
+        qemu: "qemu-arm",
+        qemu_cpu: Some("arm926"),
+        // The Thumb-2 target emits 32-bit Thumb-2 instructions, which ARMv5TE
+        // and ARMv6 lack, to load a length above 255 (`movs` takes 8 bits).
+        max_message: Some(255),
+        budget: (112, 112),
+    },
+    Platform {
+        docker: "linux/riscv64",
+        // RV64GC: the C extension gives 16-bit forms of most instructions here.
+        triple: "riscv64gc-unknown-linux-gnu",
+        rustflags: &[],
+        machine: 243, // EM_RISCV
+        class64: true,
+        big_endian: false,
+        trap: &[0x00, 0x00], // c.unimp
+        qemu: "qemu-riscv64",
+        qemu_cpu: None,
+        max_message: None,
+        budget: (146, 146),
+    },
+    Platform {
+        docker: "linux/s390x",
+        triple: "s390x-unknown-linux-gnu",
+        rustflags: &[],
+        machine: 22, // EM_S390
+        class64: true,
+        big_endian: true,
+        trap: &[0xa7, 0xf4, 0x00, 0x01], // j .+2
+        qemu: "qemu-s390x",
+        qemu_cpu: None,
+        max_message: None,
+        budget: (134, 134),
+    },
+];
+
+/// Platforms Docker's `hello-world` ships for that `dist` does not build, and why.
+pub const NOT_BUILT: &[(&str, &str)] = &[(
+    "linux/ppc64le",
+    "a file qemu-ppc64le runs does not fit in 160 bytes (the 64-bit header, the \
+     message after it since e_flags must say ELFv2, code that sets up the TOC \
+     pointer and turns the kernel's positive errno into -errno); README.md, \
+     Platforms, has the details",
+)];
 
 /// The layouts: how much of the ELF header the file bends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +206,32 @@ impl Platform {
 
     pub fn find(docker: &str) -> Option<&'static Platform> {
         PLATFORMS.iter().find(|p| p.docker == docker)
+    }
+
+    /// True when this machine runs the platform's files itself: its own
+    /// platform, and 386 on an x86-64 kernel (which runs 32-bit x86 programs).
+    pub fn runs_natively(&self) -> bool {
+        let host = Platform::host().map(|p| p.docker);
+        host == Some(self.docker) || (host == Some("linux/amd64") && self.docker == "linux/386")
+    }
+
+    /// The qemu-user program on PATH for this platform: Debian's
+    /// `qemu-<arch>-static` or a plain `qemu-<arch>`.
+    pub fn qemu_program(&self) -> Result<std::path::PathBuf, String> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        for name in [format!("{}-static", self.qemu), self.qemu.to_string()] {
+            for dir in std::env::split_paths(&path) {
+                let candidate = dir.join(&name);
+                if candidate.is_file() {
+                    return Ok(candidate);
+                }
+            }
+        }
+        Err(format!(
+            "neither {0}-static nor {0} is on PATH, and {1} files need one to run here: \
+             install it with `apt-get install -y qemu-user-static`",
+            self.qemu, self.docker
+        ))
     }
 
     /// The platform of the machine running the xtask, if `dist` builds for it.

@@ -1,0 +1,571 @@
+//! Every platform Docker's own `hello-world` supports: each file is at most 160
+//! bytes, prints exactly the message, fails on /dev/full, and its image runs
+//! with `docker run --platform`. Files for other architectures run under
+//! qemu-user (Debian's qemu-user-static), which `.ci/run` installs.
+mod common;
+
+use common::*;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The issue's limit for every platform's file with the default message.
+const LIMIT: usize = 160;
+
+/// One platform as the tests see it.
+struct Case {
+    /// Docker's platform string.
+    docker: &'static str,
+    /// qemu-user's name for the architecture (`qemu-<arch>`).
+    qemu: &'static str,
+    /// The Rust target the file is built for (as in xtask/src/platform.rs).
+    triple: &'static str,
+    /// `qemu -cpu`: the oldest CPU the platform promises, where it matters.
+    cpu: Option<&'static str>,
+    /// The magic and mask qemu-user-static registers with binfmt_misc for
+    /// this architecture, from qemu's scripts/qemu-binfmt-conf.sh (Debian's
+    /// /usr/share/binfmts/qemu-* carry the same), as hex.
+    magic: &'static str,
+    mask: &'static str,
+    /// Docker's `hello-world` image for this platform: its one layer, gzip
+    /// compressed, in bytes. From docker-library/repo-info,
+    /// repos/hello-world/remote/latest.md (commit 11dd8d4c, images of March 2026).
+    hello_world_layer: u64,
+    /// The README's name for the row.
+    label: &'static str,
+    /// Page sizes besides 4K that the file is run with (`qemu -p`).
+    pages: &'static [u32],
+}
+
+/// 16K and 64K pages: arm64 kernels come with either; the others are run with
+/// them too, since qemu allows it and nothing in the files depends on 4K.
+const LARGE_PAGES: &[u32] = &[16384, 65536];
+/// 32-bit Arm: Linux for arm has 4K pages, and an arm64 kernel runs 32-bit
+/// programs only with 4K pages (16K with CONFIG_EXPERT). qemu-arm 7.2 with
+/// `-p 65536` aborts on its own (page_set_flags: `end - 1 <= GUEST_ADDR_MAX`,
+/// for the Arm helper page at 0xffff0000) whatever it runs.
+const ARM_PAGES: &[u32] = &[16384];
+
+/// The mask of every non-x86 entry: e_ident but EI_OSABI, e_type's low bits
+/// (ET_EXEC or ET_DYN), and e_machine are compared.
+const MASK: &str = "ffffffffffffff00fffffffffffffffffeffffff";
+
+const CASES: &[Case] = &[
+    Case {
+        docker: "linux/amd64",
+        triple: "x86_64-unknown-linux-gnu",
+        qemu: "x86_64",
+        cpu: None,
+        magic: "7f454c4602010100000000000000000002003e00",
+        mask: "fffffffffffefe00fffffffffffffffffeffffff",
+        hello_world_layer: 2415,
+        label: "linux/amd64",
+        pages: &[],
+    },
+    Case {
+        docker: "linux/386",
+        triple: "i686-unknown-linux-gnu",
+        qemu: "i386",
+        cpu: None,
+        magic: "7f454c4601010100000000000000000002000300",
+        mask: "fffffffffffefe00fffffffffffffffffeffffff",
+        hello_world_layer: 2618,
+        label: "linux/386",
+        pages: LARGE_PAGES,
+    },
+    Case {
+        docker: "linux/arm64",
+        triple: "aarch64-unknown-linux-gnu",
+        qemu: "aarch64",
+        cpu: None,
+        magic: "7f454c460201010000000000000000000200b700",
+        mask: MASK,
+        hello_world_layer: 3149,
+        label: "linux/arm64",
+        pages: LARGE_PAGES,
+    },
+    Case {
+        docker: "linux/arm/v7",
+        triple: "thumbv7neon-unknown-linux-gnueabihf",
+        qemu: "arm",
+        cpu: Some("cortex-a7"),
+        magic: "7f454c4601010100000000000000000002002800",
+        mask: MASK,
+        hello_world_layer: 3023,
+        label: "linux/arm/v7 (Thumb-2)",
+        pages: ARM_PAGES,
+    },
+    Case {
+        docker: "linux/arm/v6",
+        triple: "thumbv7neon-unknown-linux-gnueabihf",
+        qemu: "arm",
+        cpu: Some("arm1176"),
+        magic: "7f454c4601010100000000000000000002002800",
+        mask: MASK,
+        hello_world_layer: 3687,
+        label: "linux/arm/v6 (Thumb)",
+        pages: ARM_PAGES,
+    },
+    Case {
+        docker: "linux/arm/v5",
+        triple: "thumbv7neon-unknown-linux-gnueabihf",
+        qemu: "arm",
+        cpu: Some("arm926"),
+        magic: "7f454c4601010100000000000000000002002800",
+        mask: MASK,
+        hello_world_layer: 3688,
+        label: "linux/arm/v5 (Thumb)",
+        pages: ARM_PAGES,
+    },
+    Case {
+        docker: "linux/riscv64",
+        triple: "riscv64gc-unknown-linux-gnu",
+        qemu: "riscv64",
+        cpu: None,
+        magic: "7f454c460201010000000000000000000200f300",
+        mask: MASK,
+        hello_world_layer: 3217,
+        label: "linux/riscv64 (RVC)",
+        pages: LARGE_PAGES,
+    },
+    Case {
+        docker: "linux/s390x",
+        triple: "s390x-unknown-linux-gnu",
+        qemu: "s390x",
+        cpu: None,
+        magic: "7f454c4602020100000000000000000000020016",
+        mask: "fffffffffffffffcfffffffffffffffffffeffff",
+        hello_world_layer: 3122,
+        label: "linux/s390x",
+        pages: LARGE_PAGES,
+    },
+];
+
+impl Case {
+    fn dir(&self) -> String {
+        self.docker.replace('/', "-")
+    }
+
+    fn file(&self) -> PathBuf {
+        root().join("target/dist").join(self.dir()).join("hello")
+    }
+
+    fn tag(&self) -> String {
+        format!("hello:{}", self.dir())
+    }
+
+    /// This x86-64 machine runs amd64 and 386 files itself.
+    fn native(&self) -> bool {
+        std::env::consts::ARCH == "x86_64" && matches!(self.docker, "linux/amd64" | "linux/386")
+    }
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Whether `bytes` match binfmt_misc's magic under its mask.
+fn binfmt_matches(bytes: &[u8], magic: &[u8], mask: &[u8]) -> bool {
+    bytes.len() >= magic.len()
+        && magic
+            .iter()
+            .zip(mask)
+            .zip(bytes)
+            .all(|((m, k), b)| b & k == m & k)
+}
+
+/// qemu-user for `arch` on PATH: Debian's `qemu-<arch>-static`, or `qemu-<arch>`.
+fn qemu(arch: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in [format!("qemu-{arch}-static"), format!("qemu-{arch}")] {
+        for dir in std::env::split_paths(&path) {
+            if dir.join(&name).is_file() {
+                return dir.join(&name);
+            }
+        }
+    }
+    panic!("qemu-{arch}-static is not on PATH: apt-get install -y qemu-user-static (.ci/run does)")
+}
+
+/// Runs `file` for `case` with stdout `stdout`: natively, or under qemu-user
+/// with `-p page` when given.
+fn run_case(case: &Case, file: &Path, stdout: Stdout, page: Option<u32>) -> Output {
+    let mut argv: Vec<String> = Vec::new();
+    if !case.native() || page.is_some() {
+        argv.push(qemu(case.qemu).display().to_string());
+        if let Some(cpu) = case.cpu {
+            argv.extend(["-cpu".into(), cpu.into()]);
+        }
+        if let Some(p) = page {
+            argv.extend(["-p".into(), p.to_string()]);
+        }
+    }
+    argv.push(file.display().to_string());
+    // `sh` closes the descriptor when asked, then execs the command.
+    let script = match stdout {
+        Stdout::Closed => "exec \"$@\" >&-",
+        _ => "exec \"$@\"",
+    };
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c").arg(script).arg("sh").args(&argv);
+    cmd.stdin(Stdio::null());
+    match stdout {
+        Stdout::DevFull => {
+            cmd.stdout(File::options().write(true).open("/dev/full").unwrap());
+        }
+        _ => {
+            cmd.stdout(Stdio::piped());
+        }
+    }
+    cmd.output().expect("run /bin/sh")
+}
+
+/// Exact output and status 0, and a non-zero status on /dev/full and a closed
+/// stdout, for every way the file runs here.
+fn assert_runs(case: &Case, file: &Path, message: &[u8]) {
+    let mut pages = vec![None];
+    if !case.native() {
+        // Kernels with larger pages must load it too.
+        pages.extend(case.pages.iter().copied().map(Some));
+    }
+    for page in pages {
+        let what = format!("{} {} (qemu -p {page:?})", case.docker, file.display());
+        let ok = run_case(case, file, Stdout::Pipe, page);
+        assert_eq!(
+            ok.status.code(),
+            Some(0),
+            "{what}: exit status; stderr {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        assert!(
+            ok.stdout == message,
+            "{what}: stdout {:?}",
+            String::from_utf8_lossy(&ok.stdout)
+        );
+        for bad in [Stdout::DevFull, Stdout::Closed] {
+            let out = run_case(case, file, bad, page);
+            assert!(
+                out.status.code().is_some_and(|c| c != 0),
+                "{what} with stdout {bad:?}: expected a non-zero exit status, got {:?}",
+                out.status
+            );
+        }
+    }
+}
+
+/// The file matches qemu-user-static's binfmt_misc entry, as qemu's script
+/// defines it and, where this machine registered it, as the kernel holds it;
+/// and, when registered, the kernel runs the file through it directly.
+fn assert_binfmt(case: &Case, file: &Path, message: &[u8]) {
+    let bytes = std::fs::read(file).unwrap();
+    assert!(
+        binfmt_matches(&bytes, &hex(case.magic), &hex(case.mask)),
+        "{}: the header does not match qemu's binfmt_misc magic {} under mask {}: see the linker script's compat rules",
+        file.display(),
+        case.magic,
+        case.mask
+    );
+    let entry = Path::new("/proc/sys/fs/binfmt_misc").join(format!("qemu-{}", case.qemu));
+    let Ok(text) = std::fs::read_to_string(&entry) else {
+        return;
+    };
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(field("magic "), case.magic, "{}: magic", entry.display());
+    assert_eq!(field("mask "), case.mask, "{}: mask", entry.display());
+    assert!(
+        text.starts_with("enabled"),
+        "{} is registered but disabled: run `update-binfmts --enable qemu-{}` (.ci/run does)",
+        entry.display(),
+        case.qemu
+    );
+    let out = Command::new(file).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(
+        out.stdout,
+        message,
+        "{} run through binfmt_misc",
+        file.display()
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{} run through binfmt_misc",
+        file.display()
+    );
+}
+
+#[test]
+fn every_platform_is_small_and_runs() {
+    let _g = lock();
+    xtask_ok(&["dist", "--platform", "all", "--no-docker"]);
+    for case in CASES {
+        let file = case.file();
+        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert!(
+            bytes.len() <= LIMIT,
+            "{}: {} bytes, over {LIMIT}",
+            case.docker,
+            bytes.len()
+        );
+        assert_runs(case, &file, MESSAGE);
+        if !case.native() {
+            assert_binfmt(case, &file, MESSAGE);
+        }
+    }
+}
+
+#[test]
+fn i386_runs_natively_in_both_layouts() {
+    let case = CASES.iter().find(|c| c.docker == "linux/386").unwrap();
+    if !case.native() {
+        eprintln!("note: not an x86-64 machine; i386 runs under qemu in the other tests");
+        return;
+    }
+    let _g = lock();
+    for layout in ["tiny", "compat"] {
+        xtask_ok(&[
+            "dist",
+            "--platform",
+            "linux/386",
+            "--layout",
+            layout,
+            "--no-docker",
+        ]);
+        // As root, as uid 65534, and under `ulimit -v 256`.
+        assert_behaves(&case.file(), MESSAGE);
+        if layout == "compat" {
+            assert_binfmt(case, &case.file(), MESSAGE);
+            assert_runs(&Case { cpu: None, ..*case }, &case.file(), MESSAGE);
+            let out = run_case(case, &case.file(), Stdout::Pipe, Some(4096));
+            assert_eq!(out.stdout, MESSAGE, "qemu-i386 runs the compat file");
+        } else {
+            let bytes = std::fs::read(case.file()).unwrap();
+            assert!(
+                bytes.len() < 96,
+                "the tiny i386 file has {} bytes",
+                bytes.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn message_and_layout_work_for_every_platform() {
+    let _g = lock();
+    // 3 bytes fit every layout's header slot; 40 bytes fit none.
+    let short: &[u8] = b"Hi\n";
+    let long: &[u8] = b"Hello from a message too long for slots\n";
+    for message in [short, long] {
+        let text = std::str::from_utf8(message).unwrap();
+        xtask_ok(&[
+            "dist",
+            "--platform",
+            "all",
+            "--no-docker",
+            "--message",
+            text,
+        ]);
+        for case in CASES {
+            assert_runs(case, &case.file(), message);
+        }
+    }
+    // The compat layout of every platform but amd64 (tests/layouts.rs has it).
+    for case in CASES.iter().filter(|c| c.docker != "linux/amd64") {
+        xtask_ok(&[
+            "dist",
+            "--platform",
+            case.docker,
+            "--layout",
+            "compat",
+            "--no-docker",
+        ]);
+        assert_runs(case, &case.file(), MESSAGE);
+        assert_binfmt(case, &case.file(), MESSAGE);
+    }
+}
+
+#[test]
+fn docker_runs_every_platform() {
+    if !docker_available("docker_runs_every_platform") {
+        return;
+    }
+    let _g = lock();
+    xtask_ok(&["dist", "--platform", "all"]);
+    for case in CASES {
+        let tag = case.tag();
+        let args = [
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            "--network",
+            "none",
+            "--platform",
+            case.docker,
+            &tag,
+        ];
+        let out = docker(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "docker {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, MESSAGE, "docker {}", args.join(" "));
+
+        // The hardened run. Under emulation qemu-user runs in the container
+        // too, and it starts a second thread (its RCU thread) before the
+        // program: it needs --pids-limit 2, and fails with 1.
+        let mut hardened: Vec<&str> = args[..8].to_vec();
+        let mut previous = "";
+        for &flag in HARDENED {
+            let emulated = !case.native();
+            hardened.push(if emulated && previous == "--pids-limit" {
+                "2"
+            } else {
+                flag
+            });
+            previous = flag;
+        }
+        hardened.push(&tag);
+        let out = docker(&hardened);
+        assert_eq!(
+            (out.status.code(), out.stdout.as_slice()),
+            (Some(0), MESSAGE),
+            "docker {}: {}",
+            hardened.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+
+        let inspect = docker(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Os}}/{{.Architecture}}/{{.Variant}} {{.Size}}",
+            &tag,
+        ]);
+        let size = std::fs::metadata(case.file()).unwrap().len();
+        // Docker shows no variant for amd64, 386, arm64 (v8 is implied), ...
+        let platform = if case.docker.matches('/').count() == 2 {
+            case.docker.to_string()
+        } else {
+            format!("{}/", case.docker)
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&inspect.stdout).trim(),
+            format!("{platform} {size}"),
+            "docker image inspect {tag}: the platform and the size (the one file)"
+        );
+    }
+}
+
+#[test]
+fn every_platform_is_reproducible() {
+    let _g = lock();
+    let build = || {
+        xtask_ok(&["dist", "--platform", "all", "--no-docker"]);
+        CASES
+            .iter()
+            .map(|c| std::fs::read(c.file()).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let first = build();
+    // Fresh builds of hello for every target, not the cached ones.
+    for case in CASES {
+        let clean = Command::new(env!("CARGO"))
+            .args(["clean", "--release", "-p", "hello", "--target", case.triple])
+            .current_dir(root())
+            .status()
+            .unwrap();
+        assert!(clean.success(), "cargo clean --target {}", case.triple);
+    }
+    let second = build();
+    for ((case, a), b) in CASES.iter().zip(&first).zip(&second) {
+        assert_eq!(a, b, "{}: two builds gave different files", case.docker);
+    }
+}
+
+#[test]
+fn readme_platforms_table_matches_measured() {
+    let _g = lock();
+    xtask_ok(&["dist", "--platform", "all", "--no-docker"]);
+    let mut expected = String::from(
+        "| platform | `hello` file, bytes | Docker's `hello-world` layer, gzip, bytes |\n\
+         |---|---:|---:|\n",
+    );
+    for case in CASES {
+        let size = std::fs::metadata(case.file()).unwrap().len();
+        expected.push_str(&format!(
+            "| {} | {size} | {} |\n",
+            case.label,
+            group(case.hello_world_layer)
+        ));
+    }
+    assert_readme_block("platforms", &expected);
+}
+
+/// 3149 -> "3,149".
+fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn arm_v5_and_v6_take_messages_up_to_255_bytes() {
+    let _g = lock();
+    let mut message = vec![b'x'; 254];
+    message.push(b'\n');
+    let text = String::from_utf8(message.clone()).unwrap();
+    for case in CASES
+        .iter()
+        .filter(|c| matches!(c.docker, "linux/arm/v5" | "linux/arm/v6"))
+    {
+        // Run on qemu's ARMv5TE / ARMv6 CPU: any Thumb-2 instruction faults.
+        xtask_ok(&[
+            "dist",
+            "--platform",
+            case.docker,
+            "--no-docker",
+            "--message",
+            &text,
+        ]);
+        assert_runs(case, &case.file(), &message);
+        let longer = format!("x{text}");
+        let out = xtask(&[
+            "dist",
+            "--platform",
+            case.docker,
+            "--no-docker",
+            "--message",
+            &longer,
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}: 256 bytes is a usage error",
+            case.docker
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("at most 255"),
+            "{}: the error says the limit: {stderr}",
+            case.docker
+        );
+    }
+}
