@@ -43,22 +43,54 @@ fn formatted() {
 
 #[test]
 fn clippy_clean() {
-    // hello builds only with panic = "abort", i.e. in release, for its Linux target.
-    let runs: [&[&str]; 2] = [
-        &["clippy", "--quiet", "--package", "xtask", "--all-targets"],
-        &[
+    // hello builds only with panic = "abort", i.e. in release, and for each of
+    // the Linux targets in xtask/src/platform.rs (dist installs them on first use).
+    let platforms = std::fs::read_to_string(root().join("xtask/src/platform.rs")).unwrap();
+    let mut triples: Vec<&str> = platforms
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("triple: \"")?.strip_suffix("\","))
+        .collect();
+    triples.sort_unstable();
+    triples.dedup();
+    assert!(
+        triples.len() >= 2,
+        "found no target triples in xtask/src/platform.rs"
+    );
+    let mut runs: Vec<Vec<&str>> = vec![vec![
+        "clippy",
+        "--quiet",
+        "--package",
+        "xtask",
+        "--all-targets",
+    ]];
+    for triple in triples {
+        let installed = Command::new("rustup")
+            .args(["target", "list", "--installed"])
+            .output()
+            .unwrap();
+        if !String::from_utf8_lossy(&installed.stdout)
+            .lines()
+            .any(|l| l == triple)
+        {
+            let add = Command::new("rustup")
+                .args(["target", "add", triple])
+                .status()
+                .unwrap();
+            assert!(add.success(), "rustup target add {triple} failed");
+        }
+        runs.push(vec![
             "clippy",
             "--quiet",
             "--package",
             "hello",
             "--release",
             "--target",
-            "x86_64-unknown-linux-gnu",
-        ],
-    ];
+            triple,
+        ]);
+    }
     for args in runs {
         let out = Command::new(env!("CARGO"))
-            .args(args)
+            .args(&args)
             .args(["--", "-D", "warnings"])
             .current_dir(root())
             .output()
