@@ -192,9 +192,15 @@ impl Platform {
         self.docker.replace('/', "-")
     }
 
-    /// `target_arch` as rustc spells it: the first component of the triple.
+    /// `target_arch` as rustc spells it (what hello/build.rs and the linker
+    /// script names use), from the triple's first component.
     pub fn arch(&self) -> &'static str {
-        self.triple.split('-').next().unwrap_or(self.triple)
+        match self.triple.split('-').next().unwrap_or(self.triple) {
+            "i586" | "i686" => "x86",
+            t if t.starts_with("thumb") || t.starts_with("arm") => "arm",
+            t if t.starts_with("riscv64") => "riscv64",
+            t => t,
+        }
     }
 
     pub fn budget(&self, layout: Layout) -> u64 {

@@ -31,9 +31,20 @@ pub fn docker_build(
     dockerfile: &Path,
     context: &Path,
 ) -> Result<(), Error> {
+    // --no-cache: the legacy builder's cache ignores the platform's variant, so
+    // arm/v6's image would reuse arm/v7's (same file, same Dockerfile) and say v7.
     quiet(
         Command::new("docker")
-            .args(["build", "-q", "--platform", platform, "-t", tag, "-f"])
+            .args([
+                "build",
+                "-q",
+                "--no-cache",
+                "--platform",
+                platform,
+                "-t",
+                tag,
+                "-f",
+            ])
             .arg(dockerfile)
             .arg(context),
     )?;

@@ -379,7 +379,9 @@ fn image(row: &mut Row, dir: &Path, message: &[u8], host: &str) -> Result<(), Er
     row.gzip_bytes = Some(measure::gzipped_layers(&tag)?);
     row.tag = Some(tag.clone());
 
-    let native = row.platform == host;
+    // This machine runs the file itself: its own platform, or 386 on x86-64.
+    let native = row.platform == host
+        || crate::platform::Platform::find(&row.platform).is_some_and(|p| p.runs_natively());
     let out = measure::docker_run(&row.platform, &tag)?;
     row.outcome = if out.status.success() && out.stdout == message {
         Outcome::Prints
@@ -651,14 +653,19 @@ fn checks(rows: &[Row]) -> Vec<String> {
         }
     }
     for r in rows.iter().filter(|r| r.kind == Kind::Ours) {
+        // The 1.05 expectation is for this machine's own platform; 386 files go
+        // through the kernel's 32-bit compat path, which costs more per exec.
+        let same_platform = rows
+            .iter()
+            .any(|b| b.id == BASELINE && b.platform == r.platform);
         if let Some(x) = ratio(rows, r, exec_of) {
             out.push(format!(
-                "{} exec median is {x:.3}x gcc -nostartfiles's (issue 7 expects at most 1.05): {}",
+                "{} exec median is {x:.3}x gcc -nostartfiles's{}",
                 r.label,
-                if x <= 1.05 {
-                    "holds"
-                } else {
-                    "DOES NOT HOLD in this run"
+                match (same_platform, x <= 1.05) {
+                    (false, _) => " (another platform: no expectation)",
+                    (true, true) => " (issue 7 expects at most 1.05): holds",
+                    (true, false) => " (issue 7 expects at most 1.05): DOES NOT HOLD in this run",
                 }
             ));
         }
