@@ -289,7 +289,20 @@ fn skopeo(args: &[&str]) -> std::process::Output {
 #[test]
 fn layout_holds_every_platform_built_with_minimal_config() {
     let _g = lock();
+    // A dist for this machine's platform alone: the index holds that one image.
     xtask_ok(&["dist", "--no-docker"]);
+    let only_host: Vec<String> = read_layout()
+        .images
+        .iter()
+        .map(|i| i.platform.clone())
+        .collect();
+    assert_eq!(
+        only_host,
+        [host_platform()],
+        "the index after `dist` for this platform only"
+    );
+    // Every platform: one image each.
+    xtask_ok(&["dist", "--no-docker", "--platform", "all"]);
     let layout = read_layout();
     let built: Vec<String> = fs::read_dir(root().join("target/dist"))
         .unwrap()
