@@ -43,7 +43,8 @@ pub fn build(root: &Path, platform: &str, file: &Path, tags: &[String]) -> Resul
             path.display()
         )));
     }
-    let text = text.replace(COPY_LINE, &format!("COPY {} /hello", file.display()));
+    let copy = format!("COPY {} /hello", file.display());
+    let text = text.replace(COPY_LINE, &copy);
     let mut cmd = Command::new("docker");
     cmd.current_dir(root)
         .args(["build", "--platform", platform]);
@@ -51,17 +52,14 @@ pub fn build(root: &Path, platform: &str, file: &Path, tags: &[String]) -> Resul
         cmd.args(["-t", tag]);
     }
     cmd.args(["-f", "-", "."]);
-    run_with_stdin(&mut cmd, text.as_bytes())
+    let what = format!("Dockerfile with `{copy}`");
+    run_with_stdin(&mut cmd, text.as_bytes(), &what)
 }
 
 /// Echoes and runs `cmd` with `input` on its stdin, stdout and stderr
 /// inherited; fails unless it exits 0.
-fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Result<(), Error> {
-    eprintln!(
-        "$ {} < (the Dockerfile above, {} bytes)",
-        cmd::line(cmd),
-        input.len()
-    );
+fn run_with_stdin(cmd: &mut Command, input: &[u8], what: &str) -> Result<(), Error> {
+    eprintln!("$ {} < ({what}, {} bytes)", cmd::line(cmd), input.len());
     let shown = cmd::line(cmd);
     let fail = |e: std::io::Error| Error::fail(format!("could not run `{shown}`: {e}"));
     cmd.stdin(Stdio::piped());
