@@ -77,9 +77,11 @@ fn run_with_stdin(cmd: &mut Command, input: &[u8], what: &str) -> Result<(), Err
     }
 }
 
-/// `docker run --rm --pull never --network none [--platform P] TAG`: its stdout.
-pub fn run(platform: &str, tag: &str) -> Result<Vec<u8>, Error> {
-    cmd::stdout(Command::new("docker").args([
+/// `docker run --rm --pull never --network none --platform P TAG`: a missing
+/// tag fails at once instead of trying a registry.
+pub fn run_command(platform: &str, tag: &str) -> Command {
+    let mut cmd = Command::new("docker");
+    cmd.args([
         "run",
         "--rm",
         "--pull",
@@ -89,7 +91,13 @@ pub fn run(platform: &str, tag: &str) -> Result<Vec<u8>, Error> {
         "--platform",
         platform,
         tag,
-    ]))
+    ]);
+    cmd
+}
+
+/// `run_command`, echoed, failing unless it exits 0: its stdout.
+pub fn run(platform: &str, tag: &str) -> Result<Vec<u8>, Error> {
+    cmd::stdout(&mut run_command(platform, tag))
 }
 
 /// `docker image inspect --format {{.Size}} TAG`.

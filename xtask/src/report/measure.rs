@@ -53,19 +53,8 @@ pub fn docker_build(
 
 /// `docker run --rm --pull never --network none --platform P TAG`, whatever its status.
 pub fn docker_run(platform: &str, tag: &str) -> Result<Output, Error> {
-    let mut run = Command::new("docker");
-    run.args([
-        "run",
-        "--rm",
-        "--pull",
-        "never",
-        "--network",
-        "none",
-        "--platform",
-        platform,
-        tag,
-    ])
-    .stdin(Stdio::null());
+    let mut run = crate::docker::run_command(platform, tag);
+    run.stdin(Stdio::null());
     run.output()
         .map_err(|e| Error::fail(format!("could not run `{}`: {e}", cmd::line(&run))))
 }
