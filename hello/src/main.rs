@@ -37,6 +37,9 @@ mod sys;
 static MESSAGE: [u8; include_bytes!(concat!(env!("OUT_DIR"), "/message.bin")).len()] =
     *include_bytes!(concat!(env!("OUT_DIR"), "/message.bin"));
 
+/// Standard output: file descriptor 1 on every platform.
+const STDOUT: u32 = 1;
+
 /// The highest errno Linux returns to user space (`EHWPOISON`, 133, in
 /// include/uapi/asm-generic/errno.h).
 const LAST_ERRNO: usize = 133;
@@ -64,7 +67,7 @@ fn exit_status(written: isize) -> u32 {
 // linked), so exporting it unmangled cannot clash with another definition.
 #[unsafe(no_mangle)]
 pub extern "C" fn _start() -> ! {
-    let written = sys::write(sys::STDOUT, &MESSAGE);
+    let written = sys::write(STDOUT, &MESSAGE);
     sys::exit(exit_status(written))
 }
 

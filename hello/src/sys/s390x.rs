@@ -14,9 +14,6 @@ const SYS_WRITE: u8 = 4;
 /// process just as `exit_group` (248) would.
 const SYS_EXIT: u8 = 1;
 
-/// File descriptor 1.
-pub const STDOUT: u32 = 1;
-
 /// `write(fd, buf.as_ptr(), buf.len())`: the number of bytes written, or `-errno`.
 #[inline(always)]
 pub fn write(fd: u32, buf: &[u8]) -> isize {

@@ -13,9 +13,6 @@ const SYS_WRITE: usize = 4;
 /// process just as `exit_group` (252) would, and 1 loads in fewer bytes.
 const SYS_EXIT: usize = 1;
 
-/// File descriptor 1.
-pub const STDOUT: u32 = 1;
-
 /// `write(fd, buf.as_ptr(), buf.len())`: the number of bytes written, or `-errno`.
 #[inline(always)]
 pub fn write(fd: u32, buf: &[u8]) -> isize {
