@@ -1,4 +1,5 @@
-//! Chooses the message and the linker script for the `hello` binary.
+//! Chooses the message and the linker script for the `hello` binary, and the
+//! linker scripts of the other programs.
 //!
 //! Inputs (both set by `cargo xtask dist`, both optional):
 //! - `HELLO_MESSAGE_FILE`: a file whose bytes are the message; default `Hello World\n`.
@@ -71,17 +72,36 @@ fn main() {
     }
 
     let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap()).join("..");
-    let script = root.join("linker").join(format!("{arch}-{layout}.ld"));
+    let linker = root.join("linker");
+    let script = linker.join(format!("{arch}-{layout}.ld"));
     assert!(
         script.exists(),
         "no linker script {} for target_arch {arch}, layout {layout}",
         script.display()
     );
+    link_with("hello", &script);
+    // The other programs (src/bin/<name>.rs) have one layout each per
+    // architecture: linker/<name>-<arch>.ld. Where a program has no script for
+    // this architecture, it gets no link arguments, and `cargo xtask dist`
+    // refuses that platform for it before building.
+    for program in PROGRAMS {
+        let script = linker.join(format!("{program}-{arch}.ld"));
+        if script.exists() {
+            link_with(program, &script);
+        }
+    }
+}
+
+/// The programs besides `hello`, each `src/bin/<name>.rs`.
+const PROGRAMS: [&str; 2] = ["quine", "serve"];
+
+/// Links `bin` with `script` alone.
+fn link_with(bin: &str, script: &std::path::Path) {
     println!("cargo:rerun-if-changed={}", script.display());
     // The script lays out the whole file, ELF header included; -T replaces lld's
-    // default layout. Only the `hello` binary gets it.
-    println!("cargo:rustc-link-arg-bin=hello=-T{}", script.display());
+    // default layout. Only this binary gets it.
+    println!("cargo:rustc-link-arg-bin={bin}=-T{}", script.display());
     // lld's own section headers and symbols are dropped by objcopy later; this
     // just keeps the intermediate ELF free of a build id nobody reads.
-    println!("cargo:rustc-link-arg-bin=hello=--build-id=none");
+    println!("cargo:rustc-link-arg-bin={bin}=--build-id=none");
 }

@@ -8,15 +8,9 @@
 //! `cargo xtask dist` turns the linked file into the final one.
 #![no_std]
 #![no_main]
-#![deny(unsafe_code)] // only `sys` (the system-call instruction) and the two attributes below opt in
+#![deny(unsafe_code)] // only the two attributes below opt in; the `asm!` is in the library's `sys`
 
-#[cfg_attr(target_arch = "x86_64", path = "sys/x86_64.rs")]
-#[cfg_attr(target_arch = "x86", path = "sys/x86.rs")]
-#[cfg_attr(target_arch = "aarch64", path = "sys/aarch64.rs")]
-#[cfg_attr(target_arch = "arm", path = "sys/arm.rs")]
-#[cfg_attr(target_arch = "riscv64", path = "sys/riscv64.rs")]
-#[cfg_attr(target_arch = "s390x", path = "sys/s390x.rs")]
-mod sys;
+use hello::{STDOUT, sys};
 
 /// The message bytes, written by `build.rs` from the default or the user's message.
 ///
@@ -36,9 +30,6 @@ mod sys;
 )]
 static MESSAGE: [u8; include_bytes!(concat!(env!("OUT_DIR"), "/message.bin")).len()] =
     *include_bytes!(concat!(env!("OUT_DIR"), "/message.bin"));
-
-/// Standard output: file descriptor 1 on every platform.
-const STDOUT: u32 = 1;
 
 /// The highest errno Linux returns to user space (`EHWPOISON`, 133, in
 /// include/uapi/asm-generic/errno.h).
@@ -69,11 +60,4 @@ fn exit_status(written: isize) -> u32 {
 pub extern "C" fn _start() -> ! {
     let written = sys::write(STDOUT, &MESSAGE);
     sys::exit(exit_status(written))
-}
-
-/// Nothing in `_start` can panic; if a change ever makes it possible, exit with
-/// the status Rust's std uses for a panic rather than spin.
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    sys::exit(101)
 }

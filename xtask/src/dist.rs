@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use crate::platform::{Layout, NOT_BUILT, PLATFORMS, Platform};
+use crate::platform::{Layout, NOT_BUILT, PLATFORMS, Platform, Program};
 use crate::{Error, cmd, docker, elf, tools};
 
 pub const DEFAULT_MESSAGE: &[u8] = b"Hello World\n";
@@ -28,6 +28,8 @@ Then writes target/dist/oci and target/dist/hello-image.tar from the files
 this run built, without Docker (cargo xtask image --help).
 
 Options:
+  --program NAME         hello (default), quine or serve: which program of the
+                         hello crate to build (hello/src/main.rs, hello/src/bin/)
   --platform P|all       a Docker platform (linux/arm64, linux/arm/v7, ...) or
                          all of them; default: this machine's
   --layout tiny|compat   tiny (default): the smallest file Linux runs;
@@ -43,6 +45,7 @@ Options:
 /// What `dist` was asked to do.
 #[derive(Debug)]
 pub struct Options {
+    pub program: Program,
     pub platforms: Vec<&'static Platform>,
     pub layout: Layout,
     pub message: Vec<u8>,
@@ -53,6 +56,7 @@ pub struct Options {
 
 /// Parses the options; every problem is a usage error (status 2) that names the fix.
 pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
+    let mut program = Program::Hello;
     let mut layout = Layout::Tiny;
     let mut message: Option<Vec<u8>> = None;
     let mut message_file: Option<PathBuf> = None;
@@ -80,6 +84,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
             "-h" | "--help" => {
                 print!("{HELP}");
                 return Ok(None);
+            }
+            "--program" => {
+                let v = value("hello|quine|serve")?;
+                let v = v.to_string_lossy();
+                program = Program::parse(&v).ok_or_else(|| {
+                    Error::usage(format!(
+                        "unknown program `{v}`: use --program hello, quine or serve"
+                    ))
+                })?;
             }
             "--layout" => {
                 let v = value("tiny|compat")?;
@@ -186,6 +199,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
         ));
     }
     Ok(Some(Options {
+        program,
         platforms,
         layout,
         message,
@@ -252,6 +266,15 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     let Some(opts) = parse(args)? else {
         return Ok(());
     };
+    match opts.program {
+        Program::Hello => {}
+        other => {
+            return Err(Error::usage(format!(
+                "--program {} is not built yet: use --program hello",
+                other.name()
+            )));
+        }
+    }
     tools::ensure_binutils()?;
     let engine = if opts.docker {
         match docker::engine() {
@@ -281,16 +304,21 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     Ok(())
 }
 
-/// The file's path inside the build context, for `platform`.
+/// The `hello` file's path inside the build context, for `platform`.
 pub fn dist_path(platform: &Platform) -> PathBuf {
+    program_path(Program::Hello, platform)
+}
+
+/// A program's file inside the build context: target/dist/<os>-<arch>[-<variant>]/<program>.
+pub fn program_path(program: Program, platform: &Platform) -> PathBuf {
     PathBuf::from("target/dist")
         .join(platform.dir_name())
-        .join("hello")
+        .join(program.name())
 }
 
 /// Builds, writes, runs, and (with an engine) packages one platform's file.
 fn one(platform: &'static Platform, opts: &Options, engine: Option<&str>) -> Result<(), Error> {
-    let built = build(platform, opts.layout, &opts.message)?;
+    let built = build(platform, Program::Hello, opts.layout, &opts.message)?;
     let root = crate::root();
     let file = root.join(dist_path(platform));
     write_file(&built.bytes, &file)?;
@@ -343,8 +371,14 @@ pub struct Built {
     pub budget: Option<u64>,
 }
 
-/// Builds `hello` for `platform` with `layout` and `message`, and flattens it.
-pub fn build(platform: &Platform, layout: Layout, message: &[u8]) -> Result<Built, Error> {
+/// Builds `program` for `platform` with `layout` and `message` (both used by
+/// `hello` alone), and flattens it.
+pub fn build(
+    platform: &Platform,
+    program: Program,
+    layout: Layout,
+    message: &[u8],
+) -> Result<Built, Error> {
     tools::ensure_target(platform.triple)?;
     let root = crate::root();
     let message_file = root.join("target/xtask/message.bin");
@@ -364,7 +398,7 @@ pub fn build(platform: &Platform, layout: Layout, message: &[u8]) -> Result<Buil
             "--package",
             "hello",
             "--bin",
-            "hello",
+            program.name(),
             "--release",
             "--target",
         ])
@@ -378,10 +412,11 @@ pub fn build(platform: &Platform, layout: Layout, message: &[u8]) -> Result<Buil
         // What this platform needs besides (see platform.rs).
         .args(platform.rustflags);
     let json = cmd::stdout(&mut cargo)?;
-    let elf_path = artifact(&json)?;
+    let elf_path = artifact(&json, program)?;
 
     let flat = root.join("target/xtask").join(format!(
-        "hello-{}-{}.bin",
+        "{}-{}-{}.bin",
+        program.name(),
         platform.dir_name(),
         layout.name()
     ));
@@ -441,21 +476,22 @@ pub fn build(platform: &Platform, layout: Layout, message: &[u8]) -> Result<Buil
 }
 
 /// The linked executable's path, from cargo's JSON messages.
-fn artifact(json: &[u8]) -> Result<PathBuf, Error> {
+fn artifact(json: &[u8], program: Program) -> Result<PathBuf, Error> {
     for line in json.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let Ok(msg) = serde_json::from_slice::<serde_json::Value>(line) else {
             continue;
         };
         if msg["reason"] == "compiler-artifact"
-            && msg["target"]["name"] == "hello"
+            && msg["target"]["name"] == program.name()
             && let Some(exe) = msg["executable"].as_str()
         {
             return Ok(PathBuf::from(exe));
         }
     }
-    Err(Error::fail(
-        "cargo built hello but reported no executable for it",
-    ))
+    Err(Error::fail(format!(
+        "cargo built {0} but reported no executable for it",
+        program.name()
+    )))
 }
 
 fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), Error> {

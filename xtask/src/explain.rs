@@ -5,7 +5,7 @@ use std::process::Command;
 
 use crate::dist::{self, DEFAULT_MESSAGE};
 use crate::elf::Reader;
-use crate::platform::{Layout, Platform};
+use crate::platform::{Layout, Platform, Program};
 use crate::{Error, cmd};
 
 const HELP: &str = "\
@@ -123,7 +123,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     let platform = Platform::host()
         .ok_or_else(|| Error::fail("explain runs on the platforms dist builds for"))?;
     crate::tools::ensure_binutils()?;
-    let built = dist::build(platform, layout, DEFAULT_MESSAGE)?;
+    let built = dist::build(platform, Program::Hello, layout, DEFAULT_MESSAGE)?;
     let rows = rows(platform, &built)?;
     println!(
         "{} {}: {} bytes, loaded at {:#x}\n",

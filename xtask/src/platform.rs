@@ -254,3 +254,33 @@ impl Platform {
         Platform::find(docker)
     }
 }
+
+/// The programs `dist` builds: each one binary of the `hello` crate
+/// (`hello/src/main.rs`, `hello/src/bin/<name>.rs`) with its own linker script,
+/// sharing the crate's per-architecture system calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    /// Prints the message and exits: the image this project is named for.
+    Hello,
+    /// Prints a `docker load` archive of its own image.
+    Quine,
+    /// Serves one page over HTTP.
+    Serve,
+}
+
+impl Program {
+    pub const ALL: [Program; 3] = [Program::Hello, Program::Quine, Program::Serve];
+
+    /// The binary's name, the file's name in the image and in target/dist.
+    pub fn name(self) -> &'static str {
+        match self {
+            Program::Hello => "hello",
+            Program::Quine => "quine",
+            Program::Serve => "serve",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Program> {
+        Program::ALL.into_iter().find(|p| p.name() == s)
+    }
+}

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::platform::{Layout, PLATFORMS, Platform};
+use crate::platform::{Layout, PLATFORMS, Platform, Program};
 use crate::{Error, dist, docker, tools};
 
 mod chart;
@@ -241,7 +241,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
                 notes.push(format!("skipped hello {what}: there is no {script} yet"));
                 continue;
             }
-            let built = match dist::build(platform, layout, message) {
+            let built = match dist::build(platform, Program::Hello, layout, message) {
                 Ok(b) => b,
                 Err(e) => {
                     let first = e.message.lines().next().unwrap_or_default().to_string();
