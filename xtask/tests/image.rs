@@ -767,7 +767,7 @@ fn docker_loads_the_archive_and_runs_every_platform() {
             }
             Err(why) => {
                 assert!(
-                    std::env::var_os("HELLO_REQUIRE_DOCKER").is_none(),
+                    std::env::var_os(common::REQUIRE).is_none(),
                     "{reference} cannot run: {why}; .ci/run registers qemu with binfmt_misc"
                 );
                 eprintln!("note: {reference} not run: {why}")
@@ -1013,7 +1013,7 @@ fn publish_to_a_registry_then_pull_and_run() {
             Err(why) => {
                 // .ci/run registers the qemu entries, so under CI this is a failure.
                 assert!(
-                    std::env::var_os("HELLO_REQUIRE_DOCKER").is_none(),
+                    std::env::var_os(common::REQUIRE).is_none(),
                     "{} pulled but cannot run: {why}; .ci/run registers qemu with binfmt_misc",
                     image.platform
                 );

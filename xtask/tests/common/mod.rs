@@ -154,24 +154,45 @@ pub fn assert_behaves(file: &Path, message: &[u8]) {
     }
 }
 
-/// Whether a Docker engine answers. Without one, tests that need it skip, loudly,
-/// unless HELLO_REQUIRE_DOCKER is set, when that is a failure.
+/// The variable CI sets: every loud skip below becomes a failure.
+pub const REQUIRE: &str = "HELLO_REQUIRE_TOOLS";
+
+/// A test cannot run here because `what` is missing: print a loud skip line
+/// naming `install`, the command that fixes it, and return false; with
+/// HELLO_REQUIRE_TOOLS set (CI), fail instead.
+pub fn skip(test: &str, what: &str, install: &str) -> bool {
+    assert!(
+        std::env::var_os(REQUIRE).is_none(),
+        "{test}: {REQUIRE} is set but {what}: {install}"
+    );
+    eprintln!(
+        "\n*** SKIPPED {test}: {what}; install it with `{install}` (set {REQUIRE}=1 to make this a failure) ***\n"
+    );
+    false
+}
+
+/// Whether `program` is on PATH; a loud skip (see [`skip`]) naming `install` when not.
+pub fn tool_available(test: &str, program: &str, install: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if std::env::split_paths(&path).any(|d| d.join(program).is_file()) {
+        return true;
+    }
+    skip(test, &format!("`{program}` is not on PATH"), install)
+}
+
+/// Whether a Docker engine answers. Without one, tests that need it skip, loudly
+/// (see [`skip`]).
 pub fn docker_available(test: &str) -> bool {
     let ok = Command::new("docker")
         .args(["info", "--format", "{{.ServerVersion}}"])
         .stdin(Stdio::null())
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("HELLO_REQUIRE_DOCKER").is_none(),
-            "{test}: HELLO_REQUIRE_DOCKER is set but no Docker engine answers `docker info`"
-        );
-        eprintln!(
-            "\n*** SKIPPED {test}: no Docker engine answers `docker info` (set HELLO_REQUIRE_DOCKER=1 to make this a failure) ***\n"
-        );
-    }
-    ok
+    ok || skip(
+        test,
+        "no Docker engine answers `docker info`",
+        "apt-get install -y docker.io && dockerd --bridge=none --iptables=false &",
+    )
 }
 
 /// `docker <args>`, returning the output whatever the status.
