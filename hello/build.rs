@@ -3,36 +3,264 @@
 //!
 //! Inputs (both set by `cargo xtask dist`, both optional):
 //! - `HELLO_MESSAGE_FILE`: a file whose bytes are the message; default `Hello World\n`.
-//! - `HELLO_LAYOUT`: `tiny` (default) or `compat`; picks `linker/<arch>-<layout>.ld`.
+//! - `HELLO_LAYOUT`: `compat` (default) or `tiny`. x86-64 and x86 have a
+//!   kernel-only `tiny` script of their own (`linker/<arch>-tiny.ld`); otherwise
+//!   the script is the layout of the target's ELF class and byte order
+//!   (`linker/elf64-le.ld.in`, ...) with this architecture's values from `ARCHES`
+//!   filled in, written to `OUT_DIR/hello-<layout>.ld`.
 //!
 //! Post-processing of the linked file happens in the xtask, never here: a build
 //! script runs before linking.
-use std::{env, fs, path::PathBuf};
+use std::{
+    env, fs,
+    path::{Path, PathBuf},
+};
 
 const DEFAULT_MESSAGE: &[u8] = b"Hello World\n";
 const LAYOUTS: [&str; 2] = ["tiny", "compat"];
 
-/// Bytes each (arch, layout) keeps for the message inside the ELF header; the
-/// linker script says where. A longer message goes after the code instead.
-fn header_slot(arch: &str, layout: &str) -> usize {
-    match (arch, layout) {
+/// What one architecture's `hello` file differs in. The layout itself, one per
+/// ELF class and byte order, is `linker/<layout>.ld.in`; `script` fills in its
+/// `@NAME@` values from this table.
+struct Arch {
+    /// rustc's `target_arch`.
+    arch: &'static str,
+    /// The layout: `linker/<layout>.ld.in`.
+    layout: &'static str,
+    /// `e_machine` and its name in elf.h.
+    machine: (u16, &'static str),
+    /// What the loaders need in `e_flags`, and so whether the message may use it.
+    flags: Flags,
+    /// Bytes rustc puts after the exit system call, which the segment leaves
+    /// out, and what they are.
+    trap: (usize, &'static str),
+    /// Whether `e_entry` has bit 0 set: Thumb code on arm (32-bit layout only).
+    thumb: bool,
+    /// Output sections and assertions this architecture adds to the layout.
+    sections: &'static str,
+    asserts: &'static str,
+}
+
+/// What the loaders read of `e_flags`, the 4 bytes after `e_shoff`.
+enum Flags {
+    /// Neither Linux nor qemu reads it (the text says so): the message slot
+    /// takes `e_flags` as well as `e_shoff`.
+    Unread(&'static str),
+    /// The loaders want this value (the text says what it means): the slot is
+    /// `e_shoff` alone.
+    Value(u32, &'static str),
+    /// The loaders read only the bits in `mask`, which must equal `value` (the
+    /// text says what they mean): a message whose bytes there have those bits
+    /// may use the slot through `e_flags`; another gets `value` there.
+    Bits {
+        mask: u32,
+        value: u32,
+        what: &'static str,
+    },
+}
+
+const ARCHES: &[Arch] = &[
+    Arch {
+        arch: "x86_64",
+        layout: "elf64-le",
+        machine: (62, "EM_X86_64"),
+        flags: Flags::Unread("neither the kernel nor qemu reads them on x86-64"),
+        trap: (2, "ud2 (0f 0b)"),
+        thumb: false,
+        sections: "",
+        asserts: "",
+    },
+    Arch {
+        arch: "aarch64",
+        layout: "elf64-le",
+        machine: (183, "EM_AARCH64"),
+        flags: Flags::Unread("arm64 Linux and qemu-aarch64 read neither"),
+        trap: (4, "brk #1"),
+        thumb: false,
+        sections: "",
+        asserts: "",
+    },
+    Arch {
+        arch: "riscv64",
+        layout: "elf64-le",
+        machine: (243, "EM_RISCV"),
+        flags: Flags::Value(
+            0x5,
+            "EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE, as rustc's riscv64gc objects",
+        ),
+        trap: (2, "c.unimp"),
+        thumb: false,
+        sections: "",
+        asserts: "",
+    },
+    Arch {
+        arch: "powerpc64",
+        layout: "elf64-le",
+        machine: (21, "EM_PPC64"),
+        // Linux (SET_PERSONALITY in arch/powerpc/include/asm/elf.h) and qemu
+        // (get_ppc64_abi in linux-user/elfload.c) read only EF_PPC64_ABI, the
+        // low two bits. `Hello World\n`'s ninth byte, `r` (0x72), has them.
+        flags: Flags::Bits {
+            mask: 0x3,
+            value: 0x2,
+            what: "EF_PPC64_ABI = 2, ELFv2: the only e_flags bits Linux and qemu read; \
+                   with ELFv2 both start `_start` with r12 = its address",
+        },
+        trap: (
+            16,
+            "trap (08 00 e0 7f), then the 12 zero bytes LLVM puts after every ppc64 \
+             function (an empty traceback table)",
+        ),
+        thumb: false,
+        sections: "
+  /* ppc64: lld always makes a .got that holds one entry, the TOC base, and
+   * defines .TOC. as .got + 0x8000; rustc's `_start` computes the message's
+   * address from .TOC. (addis/addi from r12, no load). Nothing reads the entry,
+   * so this section stays out of the file. */
+  .got : { *(.got) }
+",
+        asserts: "ASSERT(SIZEOF(.got) <= 8, \"the .got holds more than the TOC base: some code loads an address from it, and the final file would not hold it; find it with rust-objdump -dr on the linked file\")",
+    },
+    Arch {
+        arch: "s390x",
+        layout: "elf64-be",
+        machine: (22, "EM_S390"),
+        flags: Flags::Unread("s390x Linux and qemu-s390x read neither"),
+        trap: (4, "j .+2"),
+        thumb: false,
+        sections: "",
+        asserts: "",
+    },
+    Arch {
+        arch: "x86",
+        layout: "elf32-le",
+        machine: (3, "EM_386"),
+        flags: Flags::Unread("neither the kernel nor qemu reads them on x86"),
+        trap: (2, "ud2 (0f 0b)"),
+        thumb: false,
+        sections: "",
+        asserts: "",
+    },
+    Arch {
+        arch: "arm",
+        layout: "elf32-le",
+        machine: (40, "EM_ARM"),
+        flags: Flags::Value(
+            0x05000000,
+            "EF_ARM_EABI_VER5: an arm64 kernel runs only EABI programs",
+        ),
+        // rustc's Thumb `_start` ends with the message's address (a literal
+        // pool word) after its trap (udf), so the file keeps the trap.
+        trap: (0, "nothing: Thumb code ends with its literal pool"),
+        thumb: true,
+        sections: "",
+        asserts: "",
+    },
+];
+
+/// The linker script for `arch` and `layout`, and whether `message` sits in the
+/// ELF header. x86-64 and x86 have a kernel-only `tiny` layout of their own
+/// (`linker/<arch>-tiny.ld`, message in e_ident[4..16]); everywhere else both
+/// layouts are the class's layout filled in from `ARCHES`.
+fn script(root: &Path, arch: &str, layout: &str, message: &[u8]) -> (String, bool) {
+    let linker = root.join("linker");
+    if layout == "tiny" && (arch == "x86_64" || arch == "x86") {
+        let path = linker.join(format!("{arch}-tiny.ld"));
+        println!("cargo:rerun-if-changed={}", path.display());
+        let text =
+            fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
         // e_ident[4..16]: the kernel reads only the four magic bytes of e_ident.
-        ("x86_64", "tiny") => 12,
-        // e_shoff and e_flags: neither the kernel nor qemu reads them.
-        ("x86_64", "compat") => 12,
-        // e_ident[4..16], as on x86-64.
-        ("x86", "tiny") => 12,
-        // e_shoff and e_flags: neither the kernel nor qemu reads them on x86.
-        ("x86", "compat") => 8,
-        // e_shoff and e_flags: arm64 Linux and qemu-aarch64 read neither.
-        ("aarch64", _) => 12,
-        // e_shoff; e_flags declares the float ABI (riscv), the EABI version (arm).
-        ("riscv64", _) => 8,
-        // e_shoff and e_flags: s390x Linux and qemu-s390x read neither.
-        ("s390x", _) => 12,
-        ("arm", _) => 4,
-        _ => 0,
+        return (text, message.len() <= 12);
     }
+    let a = ARCHES
+        .iter()
+        .find(|a| a.arch == arch)
+        .unwrap_or_else(|| panic!("no linker layout for target_arch {arch}: add it to ARCHES"));
+    let path = linker.join(format!("{}.ld.in", a.layout));
+    println!("cargo:rerun-if-changed={}", path.display());
+    let template =
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    // e_shoff's offset and size, then e_flags (4 bytes) follows it.
+    let (shoff, word) = if a.layout.starts_with("elf64") {
+        (0x28, 8)
+    } else {
+        (0x20, 4)
+    };
+    let flags_at = shoff + word;
+    let big_endian = a.layout.ends_with("-be");
+    let unread_slot = |why: &str| {
+        (
+            format!("e_shoff, e_flags ({why})"),
+            flags_at + 4,
+            String::new(),
+            message.len() <= word + 4,
+        )
+    };
+    let value_slot = |value: u32, what: &str| {
+        (
+            "e_shoff (not read)".to_string(),
+            flags_at,
+            format!(
+                "    {:<44}/* {flags_at:#04x} e_flags = {what} */\n",
+                format!("LONG({value:#x})")
+            ),
+            message.len() <= word,
+        )
+    };
+    let (slot, slot_end, e_flags, in_header) = match a.flags {
+        Flags::Unread(why) => unread_slot(why),
+        Flags::Value(value, what) => value_slot(value, what),
+        Flags::Bits { mask, value, what } => {
+            // The message's bytes that would be e_flags, read as the loaders do.
+            let mut b = [0u8; 4];
+            let tail = message.get(word..).unwrap_or_default();
+            b[..tail.len().min(4)].copy_from_slice(&tail[..tail.len().min(4)]);
+            let read = if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            };
+            if message.len() > word && message.len() <= word + 4 && read & mask == value {
+                unread_slot(&format!(
+                    "the message's bytes in e_flags read as {read:#x}, whose bits {mask:#x} are {value:#x}: {what}"
+                ))
+            } else {
+                value_slot(value, what)
+            }
+        }
+    };
+    let text = format!(
+        "/* Generated by hello/build.rs from linker/{}.ld.in for target_arch {arch}, \
+         layout {layout}: edit those, not this file. */\n",
+        a.layout
+    ) + &template
+        .replace("@MACHINE@", &a.machine.0.to_string())
+        .replace("@MACHINE_NAME@", a.machine.1)
+        .replace("@SLOT@", &slot)
+        .replace("@SLOT_END@", &format!("{slot_end:#x}"))
+        .replace("@E_FLAGS@\n", &e_flags)
+        .replace("@TRAP_SIZE@", &a.trap.0.to_string())
+        .replace("@TRAP@", a.trap.1)
+        .replace("@ENTRY_BIT@", if a.thumb { "1" } else { "0" })
+        .replace(
+            "@ENTRY@",
+            if a.thumb {
+                "bit 0 set: start in Thumb state"
+            } else {
+                "the address of `_start`"
+            },
+        )
+        .replace("@SECTIONS@", a.sections)
+        .replace("@ASSERTS@", a.asserts);
+    if let Some(at) = text.find('@') {
+        let rest = &text[at..];
+        panic!(
+            "linker/{}.ld.in: {} is not filled in by hello/build.rs",
+            a.layout,
+            &rest[..rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len())]
+        );
+    }
+    (text, in_header)
 }
 
 fn main() {
@@ -61,25 +289,24 @@ fn main() {
         fs::write(&msg_path, &message).expect("write OUT_DIR/message.bin");
     }
 
-    let layout = env::var("HELLO_LAYOUT").unwrap_or_else(|_| "tiny".into());
+    let layout = env::var("HELLO_LAYOUT").unwrap_or_else(|_| "compat".into());
     assert!(
         LAYOUTS.contains(&layout.as_str()),
         "HELLO_LAYOUT={layout}: expected one of {LAYOUTS:?}"
     );
     let arch = env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH");
-    if message.len() <= header_slot(&arch, &layout) {
+    let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap()).join("..");
+    let (text, in_header) = script(&root, &arch, &layout, &message);
+    if in_header {
         println!("cargo:rustc-cfg=hello_message_in_header");
     }
-
-    let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap()).join("..");
-    let linker = root.join("linker");
-    let script = linker.join(format!("{arch}-{layout}.ld"));
-    assert!(
-        script.exists(),
-        "no linker script {} for target_arch {arch}, layout {layout}",
-        script.display()
-    );
+    // One file per layout, so a layout change is a change of link arguments too.
+    let script = out.join(format!("hello-{layout}.ld"));
+    if fs::read_to_string(&script).ok().as_deref() != Some(text.as_str()) {
+        fs::write(&script, &text).expect("write OUT_DIR/hello-<layout>.ld");
+    }
     link_with("hello", &script);
+    let linker = root.join("linker");
     // The other programs (src/bin/<name>.rs) have one layout each per
     // architecture: linker/<name>-<arch>.ld. Where a program has no script for
     // this architecture, it gets no link arguments, and `cargo xtask dist`
@@ -87,6 +314,7 @@ fn main() {
     for program in PROGRAMS {
         let script = linker.join(format!("{program}-{arch}.ld"));
         if script.exists() {
+            println!("cargo:rerun-if-changed={}", script.display());
             link_with(program, &script);
         }
     }
@@ -96,8 +324,7 @@ fn main() {
 const PROGRAMS: [&str; 2] = ["quine", "serve"];
 
 /// Links `bin` with `script` alone.
-fn link_with(bin: &str, script: &std::path::Path) {
-    println!("cargo:rerun-if-changed={}", script.display());
+fn link_with(bin: &str, script: &Path) {
     // The script lays out the whole file, ELF header included; -T replaces lld's
     // default layout. Only this binary gets it.
     println!("cargo:rustc-link-arg-bin={bin}=-T{}", script.display());

@@ -437,7 +437,7 @@ pub fn build(
     if end > bytes.len() || &bytes[end..] != platform.trap {
         return Err(Error::fail(format!(
             "{}: the linked image has {} bytes and its segment ends at {end}; expected exactly the trap {:02x?} after it. \
-             Check linker/{}-{}.ld and that _start ends with the exit system call",
+             Check the linker script for {} {} (hello/build.rs says which) and that _start ends with the exit system call",
             elf_path.display(),
             bytes.len(),
             platform.trap,

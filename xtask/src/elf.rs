@@ -156,7 +156,12 @@ pub fn check(bytes: &[u8], platform: &Platform) -> Result<Header, String> {
     }
     let h = parse(bytes, platform)?;
     let phentsize = if platform.class64 { 56 } else { 32 };
-    let fail = |what: String| Err(format!("{what} (linker/{}-*.ld)", platform.arch()));
+    let fail = |what: String| {
+        Err(format!(
+            "{what} (the linker script for target_arch {}: hello/build.rs says which)",
+            platform.arch()
+        ))
+    };
     if h.e_machine != platform.machine {
         return fail(format!(
             "e_machine is {}, expected {} for {}",

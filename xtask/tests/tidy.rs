@@ -135,13 +135,21 @@ fn every_unsafe_block_says_why() {
     );
 }
 
-/// Every line of a linker script that places bytes (BYTE, SHORT, LONG, QUAD, or
-/// an input section) carries a comment saying why.
+/// Every line of a linker script or layout template (`linker/*.ld.in`, which
+/// hello/build.rs fills in) that places bytes (BYTE, SHORT, LONG, QUAD, or an
+/// input section) carries a comment saying why.
 #[test]
 fn every_linker_script_byte_is_explained() {
     let mut ld = Vec::new();
     files(&root().join("linker"), "ld", &mut ld);
     assert!(!ld.is_empty(), "no linker scripts found in linker/");
+    let mut templates = Vec::new();
+    files(&root().join("linker"), "in", &mut templates);
+    assert!(
+        templates.len() >= 3,
+        "expected the layouts linker/elf64-le.ld.in, elf64-be.ld.in and elf32-le.ld.in, found {templates:?}"
+    );
+    ld.extend(templates);
     let mut missing = Vec::new();
     for file in ld {
         let text = std::fs::read_to_string(&file).unwrap();
