@@ -15,6 +15,7 @@
 #[cfg_attr(target_arch = "arm", path = "sys/arm.rs")]
 #[cfg_attr(target_arch = "riscv64", path = "sys/riscv64.rs")]
 #[cfg_attr(target_arch = "s390x", path = "sys/s390x.rs")]
+#[cfg_attr(target_arch = "powerpc64", path = "sys/powerpc64.rs")]
 pub mod sys;
 
 /// Standard output: file descriptor 1 on every platform.

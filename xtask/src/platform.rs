@@ -151,28 +151,46 @@ pub const PLATFORMS: &[Platform] = &[
         max_message: None,
         budget: (134, 134),
     },
+    Platform {
+        docker: "linux/ppc64le",
+        // POWER8 and later, little-endian, ELFv2: what Debian, Ubuntu and RHEL
+        // ship for ppc64le, and rustc's default CPU for it.
+        triple: "powerpc64le-unknown-linux-gnu",
+        rustflags: &[],
+        machine: 21, // EM_PPC64
+        class64: true,
+        big_endian: false,
+        // `trap`, then the 12 zero bytes LLVM puts after every ppc64 function
+        // (an empty traceback table): neither runs.
+        trap: &[0x08, 0x00, 0xe0, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        qemu: "qemu-ppc64le",
+        qemu_cpu: None,
+        max_message: None,
+        // The issue's budget is 192 and its goal 168.
+        budget: (164, 164),
+    },
 ];
 
 /// Platforms Docker's `hello-world` ships for that `dist` does not build, and why.
-pub const NOT_BUILT: &[(&str, &str)] = &[(
-    "linux/ppc64le",
-    "a file qemu-ppc64le runs does not fit in 160 bytes (the 64-bit header, the \
-     message after it since e_flags must say ELFv2, code that sets up the TOC \
-     pointer and turns the kernel's positive errno into -errno); README.md, \
-     Platforms, has the details",
-)];
+pub const NOT_BUILT: &[(&str, &str)] = &[];
 
 /// The layouts: how much of the ELF header the file bends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
-    /// The smallest file the Linux kernel runs.
+    /// The smallest file the Linux kernel runs: the kernel-only record, on
+    /// amd64 and 386 (elsewhere it is the compat layout).
     Tiny,
-    /// Also runs under qemu-user and matches qemu's binfmt_misc entry.
+    /// Runs under the kernel and under qemu-user, and matches qemu's
+    /// binfmt_misc entry: the default, and what every image ships.
     Compat,
 }
 
 impl Layout {
     pub const ALL: [Layout; 2] = [Layout::Tiny, Layout::Compat];
+    /// What `dist`, the image index, the `docker load` archive and `publish`
+    /// use unless told otherwise: the file must run wherever the image may go,
+    /// and Docker runs a foreign image through qemu-user.
+    pub const DEFAULT: Layout = Layout::Compat;
 
     pub fn name(self) -> &'static str {
         match self {
