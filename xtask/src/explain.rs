@@ -9,12 +9,18 @@ use crate::platform::{Layout, Platform, Program};
 use crate::{Error, cmd};
 
 const HELP: &str = "\
-cargo xtask explain [--layout tiny|compat]
+cargo xtask explain [--platform P] [--layout compat|tiny]
 
 Builds the file with the default message and prints it as a table: each run of
 bytes with its offset, its bytes, every role it plays (ELF header field,
 program header field, instruction, message) and why the loader accepts it.
-Fields read as numbers are shown as `name @offset+size = value`.
+Fields read as numbers are shown as `name @offset+size = value`, the value in
+the file's byte order.
+
+Options:
+  --platform P           a Docker platform dist builds (linux/arm64, ...);
+                         default: this machine's
+  --layout compat|tiny   compat (default) or tiny, as for dist
 ";
 
 /// Who reads a header field.
@@ -26,6 +32,9 @@ enum Read {
     Qemu,
     /// Neither loader reads it (on this architecture).
     Neither,
+    /// A value this architecture's ABI defines, which the file keeps: the
+    /// text says who reads it.
+    Abi(&'static str),
 }
 
 impl Read {
@@ -34,6 +43,7 @@ impl Read {
             Read::Both => "Linux and qemu read it",
             Read::Qemu => "qemu checks it, Linux does not read it",
             Read::Neither => "neither Linux nor qemu reads it",
+            Read::Abi(text) => text,
         }
     }
 }
@@ -62,6 +72,55 @@ const EHDR64: &[Field] = &[
     ("e_shnum", 0x3c, 2, Read::Neither),
     ("e_shstrndx", 0x3e, 2, Read::Neither),
 ];
+
+const EHDR32: &[Field] = &[
+    ("e_ident[EI_MAG0..4]", 0x00, 4, Read::Both),
+    ("e_ident[EI_CLASS]", 0x04, 1, Read::Qemu),
+    ("e_ident[EI_DATA]", 0x05, 1, Read::Qemu),
+    ("e_ident[EI_VERSION]", 0x06, 1, Read::Qemu),
+    ("e_ident[EI_OSABI]", 0x07, 1, Read::Neither),
+    ("e_ident[EI_ABIVERSION..16]", 0x08, 8, Read::Neither),
+    ("e_type", 0x10, 2, Read::Both),
+    ("e_machine", 0x12, 2, Read::Both),
+    ("e_version", 0x14, 4, Read::Neither),
+    ("e_entry", 0x18, 4, Read::Both),
+    ("e_phoff", 0x1c, 4, Read::Both),
+    ("e_shoff", 0x20, 4, Read::Neither),
+    ("e_flags", 0x24, 4, Read::Neither),
+    ("e_ehsize", 0x28, 2, Read::Qemu),
+    ("e_phentsize", 0x2a, 2, Read::Both),
+    ("e_phnum", 0x2c, 2, Read::Both),
+    ("e_shentsize", 0x2e, 2, Read::Neither),
+    ("e_shnum", 0x30, 2, Read::Neither),
+    ("e_shstrndx", 0x32, 2, Read::Neither),
+];
+
+const PHDR32: &[Field] = &[
+    ("p_type", 0x00, 4, Read::Both),
+    ("p_offset", 0x04, 4, Read::Both),
+    ("p_vaddr", 0x08, 4, Read::Both),
+    ("p_paddr", 0x0c, 4, Read::Neither),
+    ("p_filesz", 0x10, 4, Read::Both),
+    ("p_memsz", 0x14, 4, Read::Both),
+    ("p_flags", 0x18, 4, Read::Both),
+    ("p_align", 0x1c, 4, Read::Neither),
+];
+
+/// Who reads `e_flags` on `platform`: on most, no loader does.
+fn e_flags_read(platform: &Platform) -> Read {
+    match platform.arch() {
+        "arm" => Read::Abi(
+            "the EABI version: an arm64 kernel runs only EABI 32-bit programs, and qemu-arm takes it",
+        ),
+        "riscv64" => Read::Abi(
+            "RVC and the double-float ABI, as rustc's riscv64gc objects declare them: kept so that a loader checking the ABI accepts the file",
+        ),
+        "powerpc64" => Read::Abi(
+            "Linux and qemu read only bits 0..1 (EF_PPC64_ABI), which must be 2: ELFv2, so both start _start with r12 = its address",
+        ),
+        _ => Read::Neither,
+    }
+}
 
 const PHDR64: &[Field] = &[
     ("p_type", 0x00, 4, Read::Both),
@@ -93,7 +152,8 @@ pub struct Row {
 }
 
 pub fn main(args: Vec<OsString>) -> Result<(), Error> {
-    let mut layout = Layout::Tiny;
+    let mut layout = Layout::DEFAULT;
+    let mut platform = None;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         match arg.to_str() {
@@ -112,6 +172,22 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
                     ))
                 })?;
             }
+            Some("--platform") => {
+                let v = it.next().ok_or_else(|| {
+                    Error::usage("--platform needs a value: --platform linux/arm64")
+                })?;
+                let v = v.to_string_lossy();
+                platform = Some(Platform::find(&v).ok_or_else(|| {
+                    Error::usage(format!(
+                        "unknown platform `{v}`: use one of {}",
+                        crate::platform::PLATFORMS
+                            .iter()
+                            .map(|p| p.docker)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?);
+            }
             _ => {
                 return Err(Error::usage(format!(
                     "unknown option `{}`: run `cargo xtask explain --help`",
@@ -120,8 +196,15 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
             }
         }
     }
-    let platform = Platform::host()
-        .ok_or_else(|| Error::fail("explain runs on the platforms dist builds for"))?;
+    let platform = match platform {
+        Some(p) => p,
+        None => Platform::host().ok_or_else(|| {
+            Error::usage(format!(
+                "this machine's architecture ({}) is not one dist builds for: give --platform P",
+                std::env::consts::ARCH
+            ))
+        })?,
+    };
     crate::tools::ensure_binutils()?;
     let built = dist::build(platform, Program::Hello, layout, DEFAULT_MESSAGE)?;
     let rows = rows(platform, &built)?;
@@ -132,7 +215,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
         built.bytes.len(),
         built.header.load_address()
     );
-    print!("{}", render(&rows, layout));
+    print!("{}", render(&rows, platform.layout_in_effect(layout)));
     if !platform.trap.is_empty() {
         println!(
             "\nLeft out: the {}-byte trap rustc puts after the exit system call ({:02x?}); it is past p_filesz and never runs.",
@@ -145,12 +228,6 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
 
 /// Splits the file into runs of bytes that share the same roles.
 pub fn rows(platform: &Platform, built: &dist::Built) -> Result<Vec<Row>, Error> {
-    if !platform.class64 {
-        return Err(Error::fail(format!(
-            "explain knows the 64-bit ELF layout only, not {}",
-            platform.docker
-        )));
-    }
     let bytes = &built.bytes;
     let r = Reader {
         bytes,
@@ -166,16 +243,26 @@ pub fn rows(platform: &Platform, built: &dist::Built) -> Result<Vec<Row>, Error>
                 len,
                 text: format!(
                     "{name} @{start:#04x}+{len} = {value:#x}{}",
-                    meaning(name, value)
+                    meaning(name, value, platform.arch())
                 ),
                 read: Some(read),
             });
         }
     };
-    for f in EHDR64 {
-        field(0, f);
+    let (ehdr, phdr) = if platform.class64 {
+        (EHDR64, PHDR64)
+    } else {
+        (EHDR32, PHDR32)
+    };
+    let flags_read = e_flags_read(platform);
+    for f in ehdr {
+        if f.0 == "e_flags" {
+            field(0, &(f.0, f.1, f.2, flags_read));
+        } else {
+            field(0, f);
+        }
     }
-    for f in PHDR64 {
+    for f in phdr {
         field(built.header.e_phoff, f);
     }
     let load = built.header.load_address();
@@ -187,9 +274,20 @@ pub fn rows(platform: &Platform, built: &dist::Built) -> Result<Vec<Row>, Error>
         text: "message".into(),
         read: None,
     });
-    for (addr, len, asm) in
-        disassemble(&built.elf, built.header.e_entry, load + bytes.len() as u64)?
-    {
+    // Thumb code: e_entry has bit 0 set, the code starts at the even address.
+    let entry = if platform.arch() == "arm" {
+        built.header.e_entry & !1
+    } else {
+        built.header.e_entry
+    };
+    // rust-objdump's comments start with `@` in Arm syntax and `//` in AArch64
+    // syntax, where `#` marks an immediate; with `#` elsewhere.
+    let comment = match platform.arch() {
+        "arm" => "@",
+        "aarch64" => "//",
+        _ => "#",
+    };
+    for (addr, len, asm) in disassemble(&built.elf, entry, load + bytes.len() as u64, comment)? {
         roles.push(Role {
             start: addr - load,
             len,
@@ -221,16 +319,31 @@ pub fn rows(platform: &Platform, built: &dist::Built) -> Result<Vec<Row>, Error>
 }
 
 /// Names for the values that have one.
-fn meaning(field: &str, value: u64) -> String {
+fn meaning(field: &str, value: u64, arch: &str) -> String {
     let s = match (field, value) {
         ("e_type", 2) => "ET_EXEC",
         ("e_machine", 62) => "EM_X86_64",
+        ("e_machine", 3) => "EM_386",
+        ("e_machine", 183) => "EM_AARCH64",
+        ("e_machine", 40) => "EM_ARM",
+        ("e_machine", 243) => "EM_RISCV",
+        ("e_machine", 22) => "EM_S390",
+        ("e_machine", 21) => "EM_PPC64",
+        ("e_ident[EI_CLASS]", 1) => "ELFCLASS32",
         ("e_ident[EI_CLASS]", 2) => "ELFCLASS64",
         ("e_ident[EI_DATA]", 1) => "ELFDATA2LSB",
+        ("e_ident[EI_DATA]", 2) => "ELFDATA2MSB",
         ("e_ident[EI_VERSION]" | "e_version", 1) => "EV_CURRENT",
         ("p_type", 1) => "PT_LOAD",
         ("e_phentsize", 56) => "sizeof(Elf64_Phdr)",
         ("e_ehsize", 64) => "sizeof(Elf64_Ehdr)",
+        ("e_phentsize", 32) => "sizeof(Elf32_Phdr)",
+        ("e_ehsize", 52) => "sizeof(Elf32_Ehdr)",
+        ("e_flags", 0x05000000) if arch == "arm" => "EF_ARM_EABI_VER5",
+        ("e_flags", 5) if arch == "riscv64" => "EF_RISCV_RVC|EF_RISCV_FLOAT_ABI_DOUBLE",
+        ("e_flags", v) if arch == "powerpc64" && v & 3 == 2 => {
+            "EF_PPC64_ABI = 2 (ELFv2) in bits 0..1"
+        }
         ("p_flags", v) if v & 7 == 5 => "PF_R|PF_X",
         _ => return String::new(),
     };
@@ -241,7 +354,7 @@ fn meaning(field: &str, value: u64) -> String {
 /// answers to Linux alone, `compat` to qemu as well.
 fn free(read: Read, layout: Layout) -> bool {
     match read {
-        Read::Both => false,
+        Read::Both | Read::Abi(_) => false,
         Read::Qemu => layout == Layout::Tiny,
         Read::Neither => true,
     }
@@ -358,6 +471,7 @@ fn disassemble(
     elf: &std::path::Path,
     start: u64,
     end: u64,
+    comment: &str,
 ) -> Result<Vec<(u64, u64, String)>, Error> {
     let out = cmd::stdout(
         Command::new("rust-objdump")
@@ -375,7 +489,7 @@ fn disassemble(
             continue;
         };
         let text = rest
-            .split('#')
+            .split(comment)
             .next()
             .unwrap_or("")
             .split_whitespace()

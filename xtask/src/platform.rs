@@ -217,6 +217,7 @@ impl Platform {
             "i586" | "i686" => "x86",
             t if t.starts_with("thumb") || t.starts_with("arm") => "arm",
             t if t.starts_with("riscv64") => "riscv64",
+            t if t.starts_with("powerpc64") => "powerpc64",
             t => t,
         }
     }
@@ -225,6 +226,16 @@ impl Platform {
         match layout {
             Layout::Tiny => self.budget.0,
             Layout::Compat => self.budget.1,
+        }
+    }
+
+    /// The layout a build with `layout` gets: `tiny` is a layout of its own,
+    /// read by the kernel alone, only on amd64 and 386 (linker/x86_64-tiny.ld,
+    /// linker/x86-tiny.ld); elsewhere it is the compat file.
+    pub fn layout_in_effect(&self, layout: Layout) -> Layout {
+        match self.arch() {
+            "x86_64" | "x86" => layout,
+            _ => Layout::Compat,
         }
     }
 

@@ -1,4 +1,5 @@
-//! The two layouts: sizes, where each runs, and `cargo xtask explain`.
+//! The two layouts: sizes and where each runs (tests/explain.rs has `cargo
+//! xtask explain`).
 mod common;
 
 use common::*;
@@ -128,98 +129,6 @@ fn compat_runs_under_qemu_and_tiny_is_recorded() {
             "qemu's behaviour with tiny changed: it now says {why:?}; update the README's layouts table"
         ),
         Qemu::Runs => panic!("qemu now runs tiny: update the README's layouts table and this test"),
-    }
-}
-
-/// Splits `| a | b | c |` into cells.
-fn cells(line: &str) -> Vec<String> {
-    line.trim()
-        .trim_matches('|')
-        .split(" | ")
-        .map(|c| c.trim().to_string())
-        .collect()
-}
-
-#[test]
-fn explain_covers_every_byte_once_and_shows_true_values() {
-    let _g = lock();
-    for (layout, _) in LAYOUTS {
-        // explain builds the same file as dist does, without writing it.
-        let (file, _) = build(layout);
-        let out = xtask_ok(&["explain", "--layout", layout]);
-        let text = String::from_utf8(out.stdout).unwrap();
-        let rows: Vec<Vec<String>> = text
-            .lines()
-            .filter(|l| l.starts_with("| 0x"))
-            .map(cells)
-            .collect();
-        assert!(
-            !rows.is_empty(),
-            "{layout}: explain printed no rows:\n{text}"
-        );
-        let mut next = 0usize;
-        let mut fields = 0;
-        for row in &rows {
-            let offset = usize::from_str_radix(row[0].trim_start_matches("0x"), 16).unwrap();
-            assert_eq!(
-                offset, next,
-                "{layout}: row at {offset:#x} does not follow the previous one (expected {next:#x})"
-            );
-            let bytes: Vec<u8> = row[1]
-                .split(' ')
-                .map(|b| u8::from_str_radix(b, 16).unwrap())
-                .collect();
-            assert_eq!(
-                &file[offset..offset + bytes.len()],
-                &bytes[..],
-                "{layout}: bytes at {offset:#x}"
-            );
-            next = offset + bytes.len();
-            assert!(
-                !row[2].is_empty(),
-                "{layout}: row at {offset:#x} names no role"
-            );
-            // Every `name @0xOFF+LEN = 0xVALUE` role must decode from the file (little-endian).
-            for role in row[2].split("; ") {
-                let Some((_, rest)) = role.split_once(" @0x") else {
-                    continue;
-                };
-                let (at, rest) = rest.split_once('+').unwrap();
-                let (len, rest) = rest.split_once(" = 0x").unwrap();
-                let value = rest.split(' ').next().unwrap();
-                let (at, len) = (
-                    usize::from_str_radix(at, 16).unwrap(),
-                    len.parse::<usize>().unwrap(),
-                );
-                let value = u64::from_str_radix(value, 16).unwrap();
-                let decoded = file[at..at + len]
-                    .iter()
-                    .rev()
-                    .fold(0u64, |v, &b| (v << 8) | u64::from(b));
-                assert_eq!(
-                    decoded, value,
-                    "{layout}: `{role}` shows a value the bytes do not hold"
-                );
-                fields += 1;
-            }
-            if row[2].contains("message") {
-                assert!(
-                    row[2].contains(&format!("{:?}", String::from_utf8_lossy(&bytes).as_ref())),
-                    "{layout}: {row:?}"
-                );
-            }
-        }
-        assert_eq!(
-            next,
-            file.len(),
-            "{layout}: the rows end at {next:#x}, the file at {:#x}",
-            file.len()
-        );
-        assert!(fields >= 27, "{layout}: only {fields} header fields shown");
-        assert!(
-            text.contains("code: syscall"),
-            "{layout}: no disassembly in:\n{text}"
-        );
     }
 }
 
