@@ -32,8 +32,12 @@ Options:
                          hello crate to build (hello/src/main.rs, hello/src/bin/)
   --platform P|all       a Docker platform (linux/arm64, linux/arm/v7, ...) or
                          all of them; default: this machine's
-  --layout tiny|compat   tiny (default): the smallest file Linux runs;
-                         compat: also runs under qemu-user and binfmt_misc
+  --layout compat|tiny   compat (default): runs under the Linux kernel and
+                         under qemu-user through binfmt_misc, as Docker runs
+                         a foreign image; every image and archive uses it.
+                         tiny: the kernel-only record, smaller on amd64 and
+                         386, where qemu-user refuses it (on the other
+                         platforms it is the compat file)
   --message TEXT         the message, byte for byte (no newline is added)
   --message-file PATH    the message: the file's bytes, whatever they are
   --tag NAME[:TAG]       the image's name (default hello:latest and
@@ -57,7 +61,7 @@ pub struct Options {
 /// Parses the options; every problem is a usage error (status 2) that names the fix.
 pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
     let mut program = Program::Hello;
-    let mut layout = Layout::Tiny;
+    let mut layout = Layout::DEFAULT;
     let mut message: Option<Vec<u8>> = None;
     let mut message_file: Option<PathBuf> = None;
     let mut tag = None;

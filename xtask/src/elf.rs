@@ -96,6 +96,20 @@ const ELF32: Offsets = Offsets {
     p_memsz: 0x14,
 };
 
+/// `e_machine` of 64-bit PowerPC.
+pub const EM_PPC64: u16 = 21;
+
+/// `e_flags`, which follows `e_shoff`.
+fn parse_flags(bytes: &[u8], platform: &Platform) -> Result<u64, String> {
+    let at = if platform.class64 { 0x30 } else { 0x24 };
+    Reader {
+        bytes,
+        big_endian: platform.big_endian,
+    }
+    .uint(at, 4)
+    .ok_or_else(|| format!("the file ({} bytes) ends before e_flags", bytes.len()))
+}
+
 /// Decodes the header; `Err` names the first field that lies outside the file.
 pub fn parse(bytes: &[u8], platform: &Platform) -> Result<Header, String> {
     let r = Reader {
@@ -167,6 +181,16 @@ pub fn check(bytes: &[u8], platform: &Platform) -> Result<Header, String> {
             "e_machine is {}, expected {} for {}",
             h.e_machine, platform.machine, platform.docker
         ));
+    }
+    // ppc64: Linux and qemu take e_entry as a function descriptor unless
+    // EF_PPC64_ABI, e_flags' low two bits, says ELFv2 (2).
+    if platform.machine == EM_PPC64 {
+        let flags = parse_flags(bytes, platform)?;
+        if flags & 3 != 2 {
+            return fail(format!(
+                "e_flags is {flags:#x}: its low two bits (EF_PPC64_ABI) must be 2, ELFv2"
+            ));
+        }
     }
     if h.e_type != 2 {
         return fail(format!("e_type is {}, expected 2 (ET_EXEC)", h.e_type));

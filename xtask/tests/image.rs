@@ -302,9 +302,27 @@ fn layout_holds_every_platform_built_with_minimal_config() {
         [host_platform()],
         "the index after `dist` for this platform only"
     );
-    // Every platform: one image each.
+    // Every platform: one image each, for all nine platforms Docker's own
+    // `hello-world` ships for Linux.
     xtask_ok(&["dist", "--no-docker", "--platform", "all"]);
     let layout = read_layout();
+    let mut platforms: Vec<&str> = layout.images.iter().map(|i| i.platform.as_str()).collect();
+    platforms.sort_unstable();
+    assert_eq!(
+        platforms,
+        [
+            "linux/386",
+            "linux/amd64",
+            "linux/arm/v5",
+            "linux/arm/v6",
+            "linux/arm/v7",
+            "linux/arm64",
+            "linux/ppc64le",
+            "linux/riscv64",
+            "linux/s390x",
+        ],
+        "the index after `dist --platform all`"
+    );
     let built: Vec<String> = fs::read_dir(root().join("target/dist"))
         .unwrap()
         .filter_map(|e| {

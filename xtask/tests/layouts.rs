@@ -60,13 +60,22 @@ fn matches_binfmt(bytes: &[u8]) -> bool {
 }
 
 #[test]
-fn compat_matches_qemus_binfmt_entry() {
+fn default_is_compat_and_matches_qemus_binfmt_entry() {
     let _g = lock();
+    // What `dist` builds without --layout, and so what hello:latest, the OCI
+    // index and the `docker load` archive hold: it must be the portable file.
+    let default = dist_default();
     let (compat, _) = build("compat");
     assert!(
-        matches_binfmt(&compat),
-        "compat's first 20 bytes do not match qemu's x86_64 binfmt_misc magic/mask: {:02x?}",
-        &compat[..20]
+        default == compat,
+        "dist's default layout is not compat: {} bytes, compat {}",
+        default.len(),
+        compat.len()
+    );
+    assert!(
+        matches_binfmt(&default),
+        "the default file's first 20 bytes do not match qemu's x86_64 binfmt_misc magic/mask: {:02x?}",
+        &default[..20]
     );
     let (tiny, _) = build("tiny");
     assert!(
@@ -98,13 +107,17 @@ fn run_qemu(file: &Path) -> (Qemu, Output3) {
 type Output3 = (Option<i32>, Vec<u8>);
 
 #[test]
-fn compat_runs_under_qemu_and_tiny_is_recorded() {
+fn default_runs_under_qemu_and_tiny_is_recorded() {
     let _g = lock();
-    let (_, compat) = build("compat");
+    // The default file, which is compat (default_is_compat_and_matches_qemus_binfmt_entry).
+    let _ = dist_default();
+    let compat = root().join("target/test-layouts/default/hello");
+    std::fs::create_dir_all(compat.parent().unwrap()).unwrap();
+    std::fs::copy(dist_file(), &compat).unwrap();
     let (res, (status, stdout)) = run_qemu(&compat);
     assert!(
         matches!(res, Qemu::Runs),
-        "compat under qemu: status {status:?}, stdout {stdout:?}"
+        "the default file under qemu-x86_64: status {status:?}, stdout {stdout:?}"
     );
     let full = Command::new(qemu())
         .arg(&compat)
@@ -118,7 +131,7 @@ fn compat_runs_under_qemu_and_tiny_is_recorded() {
         .unwrap();
     assert!(
         full.code().is_some_and(|c| c != 0),
-        "compat under qemu > /dev/full: {full}"
+        "the default file under qemu-x86_64 > /dev/full: {full}"
     );
 
     // What qemu does with tiny today: it checks EI_CLASS, which holds the message.

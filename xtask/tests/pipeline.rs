@@ -134,13 +134,21 @@ fn docker_build_of_the_dockerfile_succeeds() {
 #[test]
 fn readme_sizes_match_measured() {
     let _g = lock();
-    let size = dist_default().len();
+    // The default is the portable layout; `tiny` is the kernel-only record.
+    let compat = dist_default().len();
+    let tiny = {
+        xtask_ok(&["dist", "--no-docker", "--layout", "tiny"]);
+        std::fs::read(dist_file()).unwrap().len()
+    };
+    // Leave target/dist/hello as the default build for the tests after this one.
+    dist_default();
     // The image holds the one file; docker_image_runs_plain_and_hardened checks
     // that `docker image inspect` agrees.
     let expected = format!(
-        "| file | bytes | `docker image inspect` size |\n\
-         |---|---:|---:|\n\
-         | `target/dist/hello`, image `hello:latest` (linux/amd64) | {size} | {size} |\n"
+        "| linux/amd64 | runs under | file bytes | `docker image inspect` size |\n\
+         |---|---|---:|---:|\n\
+         | `compat` (default): `target/dist/hello`, image `hello:latest` | the Linux kernel, and qemu-user through binfmt_misc (Docker on another architecture) | {compat} | {compat} |\n\
+         | `tiny` (`--layout tiny`): the record | the Linux kernel only | {tiny} | not shipped: an image holds it only when asked |\n"
     );
     assert_readme_block("sizes", &expected);
 }

@@ -1,6 +1,8 @@
-//! Every platform Docker's own `hello-world` supports: each file is at most 160
-//! bytes, prints exactly the message, fails on /dev/full, and its image runs
-//! with `docker run --platform`. Files for other architectures run under
+//! Every platform Docker's own `hello-world` supports: each file is within its
+//! limit (160 bytes, 192 for ppc64le), prints exactly the message, fails on
+//! /dev/full, runs under qemu-user and matches qemu's binfmt_misc entry (the
+//! default layout is the portable one), and its image runs with
+//! `docker run --platform`. Files for other architectures run under
 //! qemu-user (Debian's qemu-user-static), which `.ci/run` installs.
 mod common;
 
@@ -9,8 +11,16 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// The issue's limit for every platform's file with the default message.
-const LIMIT: usize = 160;
+/// The issues' limit for a platform's file with the default message: 160
+/// bytes, and 192 for ppc64le (issue 11: its 64-bit header, e_flags that must
+/// say ELFv2, the TOC pointer and the errno in cr0 cost more).
+fn limit(case: &Case) -> usize {
+    if case.docker == "linux/ppc64le" {
+        192
+    } else {
+        160
+    }
+}
 
 /// One platform as the tests see it.
 struct Case {
@@ -137,6 +147,17 @@ const CASES: &[Case] = &[
         mask: "fffffffffffffffcfffffffffffffffffffeffff",
         hello_world_layer: 3122,
         label: "linux/s390x",
+        pages: LARGE_PAGES,
+    },
+    Case {
+        docker: "linux/ppc64le",
+        triple: "powerpc64le-unknown-linux-gnu",
+        qemu: "ppc64le",
+        cpu: None,
+        magic: "7f454c4602010100000000000000000002001500",
+        mask: "fffffffffffffffcfffffffffffffffffeffff00",
+        hello_world_layer: 3521,
+        label: "linux/ppc64le",
         pages: LARGE_PAGES,
     },
 ];
@@ -310,14 +331,27 @@ fn every_platform_is_small_and_runs() {
         let file = case.file();
         let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         assert!(
-            bytes.len() <= LIMIT,
-            "{}: {} bytes, over {LIMIT}",
+            bytes.len() <= limit(case),
+            "{}: {} bytes, over {}",
             case.docker,
-            bytes.len()
+            bytes.len(),
+            limit(case)
         );
         assert_runs(case, &file, MESSAGE);
-        if !case.native() {
-            assert_binfmt(case, &file, MESSAGE);
+        // The default layout is the portable one on every platform: the file
+        // matches qemu's binfmt_misc entry, and a host of another architecture
+        // runs it under qemu-user, as Docker would (amd64 and 386 too).
+        assert_binfmt(case, &file, MESSAGE);
+        if case.native() {
+            let out = run_case(case, &file, Stdout::Pipe, Some(4096));
+            assert_eq!(
+                (out.status.code(), out.stdout.as_slice()),
+                (Some(0), MESSAGE),
+                "{} under qemu-{}: {}",
+                file.display(),
+                case.qemu,
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }
@@ -377,18 +411,21 @@ fn message_and_layout_work_for_every_platform() {
             assert_runs(case, &case.file(), message);
         }
     }
-    // The compat layout of every platform but amd64 (tests/layouts.rs has it).
+    // The tiny layout of every platform but amd64 (tests/layouts.rs has it):
+    // the kernel-only record on 386, the compat file elsewhere.
     for case in CASES.iter().filter(|c| c.docker != "linux/amd64") {
         xtask_ok(&[
             "dist",
             "--platform",
             case.docker,
             "--layout",
-            "compat",
+            "tiny",
             "--no-docker",
         ]);
         assert_runs(case, &case.file(), MESSAGE);
-        assert_binfmt(case, &case.file(), MESSAGE);
+        if !case.native() {
+            assert_binfmt(case, &case.file(), MESSAGE);
+        }
     }
 }
 
