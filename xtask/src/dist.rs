@@ -342,6 +342,11 @@ fn one(platform: &'static Platform, opts: &Options, engine: Option<&str>) -> Res
         built.header.mapped_bytes(),
         out.strip_prefix(&root).unwrap_or(&out).display()
     );
+    // The linker's output, before flattening: it keeps the symbols.
+    println!(
+        "  linked ELF (symbols for rust-nm, code for rust-objdump): {}",
+        built.elf.display()
+    );
     run_file(platform, &file, &opts.message)?;
     if let Some(version) = engine {
         let tags = match &opts.tag {
