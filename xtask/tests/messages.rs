@@ -137,9 +137,12 @@ fn every_message_prints_exactly_in_docker() {
         return;
     }
     let _g = lock();
+    // A tag of this run's own: another checkout's run of this test would
+    // otherwise rebuild the same tag with another message in between.
+    let tag = own_tag("message");
     for (name, message, via_file) in cases() {
-        dist_with(&message, via_file, &["--tag", "hello:test-message"]);
-        let out = docker_run("hello:test-message", &[]);
+        dist_with(&message, via_file, &["--tag", &tag]);
+        let out = docker_run(&tag, &[]);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -152,7 +155,7 @@ fn every_message_prints_exactly_in_docker() {
             out.stdout.len()
         );
     }
-    docker(&["rmi", "hello:test-message"]);
+    docker(&["rmi", &tag]);
 }
 
 #[test]
@@ -175,30 +178,30 @@ fn sha256(path: &Path) -> Result<Vec<u8>, String> {
     Ok(Sha256::digest(&bytes).to_vec())
 }
 
-/// The image a refused `dist` would have replaced: its own tag, so that other
-/// tests building hello:latest at the same time cannot change it.
-const REFUSED_TAG: &str = "hello:test-refused";
-
 #[test]
 fn bad_input_is_refused_with_status_2_and_changes_nothing() {
     let _g = lock();
+    // The image a refused `dist` would have replaced: a tag of this run's own,
+    // so that other runs building hello:latest at the same time cannot change it.
+    let refused_tag = own_tag("refused");
+    let refused_tag = refused_tag.as_str();
     // The image part needs an engine; the file part runs everywhere.
     let engine = docker_available(
         "bad_input_is_refused_with_status_2_and_changes_nothing (image unchanged)",
     );
     let image_id = || {
-        let out = docker(&["image", "inspect", "--format", "{{.Id}}", REFUSED_TAG]);
+        let out = docker(&["image", "inspect", "--format", "{{.Id}}", refused_tag]);
         assert!(
             out.status.success(),
-            "docker image inspect {REFUSED_TAG}: {}",
+            "docker image inspect {refused_tag}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     let image_before = if engine {
-        xtask_ok(&["dist", "--tag", REFUSED_TAG]);
+        xtask_ok(&["dist", "--tag", refused_tag]);
         let id = image_id();
-        assert!(id.starts_with("sha256:"), "{REFUSED_TAG} has the id {id:?}");
+        assert!(id.starts_with("sha256:"), "{refused_tag} has the id {id:?}");
         Some(id)
     } else {
         dist_default();
@@ -269,7 +272,7 @@ fn bad_input_is_refused_with_status_2_and_changes_nothing() {
     for (what, args, says) in cases {
         // With the image's tag first: a dist that got past its options would
         // rebuild that image.
-        let mut full = vec!["dist", "--tag", REFUSED_TAG];
+        let mut full = vec!["dist", "--tag", refused_tag];
         full.extend(args.iter().copied());
         let out = xtask(&full);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -296,12 +299,12 @@ fn bad_input_is_refused_with_status_2_and_changes_nothing() {
             assert_eq!(
                 &image_id(),
                 before,
-                "{what}: the image {REFUSED_TAG} changed"
+                "{what}: the image {refused_tag} changed"
             );
         }
     }
     if image_before.is_some() {
-        docker(&["rmi", REFUSED_TAG]);
+        docker(&["rmi", refused_tag]);
     }
 }
 

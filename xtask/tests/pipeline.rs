@@ -142,7 +142,8 @@ fn readme_sizes_match_measured() {
     // own: other tests (and other checkouts on this engine) rebuild hello:latest
     // with other layouts and messages at any moment. The tag does not change
     // the image or its size.
-    let tag = "hello:test-readme-sizes";
+    let tag = own_tag("readme-sizes");
+    let tag = tag.as_str();
     if engine {
         xtask_ok(&["dist", "--tag", tag]);
     } else {

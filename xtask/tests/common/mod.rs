@@ -234,6 +234,12 @@ pub const HARDENED: &[&str] = &[
     "6m",
 ];
 
+/// `hello:test-<what>-<pid>`: an image tag no other test run uses, so runs in
+/// other checkouts sharing this Docker engine cannot change it under a test.
+pub fn own_tag(what: &str) -> String {
+    format!("hello:test-{what}-{}", std::process::id())
+}
+
 /// The text between `<!-- BEGIN name -->` and `<!-- END name -->` in README.md.
 pub fn readme_block(name: &str) -> String {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("read README.md");
