@@ -343,7 +343,10 @@ fn unsafe_without_safety(text: &str) -> Vec<usize> {
             .skip_while(|c| c.is_whitespace())
             .take(6)
             .collect();
-        if after.starts_with("fn") && !after[2..].starts_with(ident) {
+        if after
+            .strip_prefix("fn")
+            .is_some_and(|rest| !rest.starts_with(ident))
+        {
             continue;
         }
         let anchor = attr_start_of[l].get(col).copied().flatten().unwrap_or(l);
