@@ -9,13 +9,24 @@
 #![no_std]
 #![deny(unsafe_code)] // only `sys` (the system-call instruction) opts in
 
-#[cfg_attr(target_arch = "x86_64", path = "sys/x86_64.rs")]
-#[cfg_attr(target_arch = "x86", path = "sys/x86.rs")]
-#[cfg_attr(target_arch = "aarch64", path = "sys/aarch64.rs")]
-#[cfg_attr(target_arch = "arm", path = "sys/arm.rs")]
-#[cfg_attr(target_arch = "riscv64", path = "sys/riscv64.rs")]
-#[cfg_attr(target_arch = "s390x", path = "sys/s390x.rs")]
-pub mod sys;
+/// The system calls: this architecture's `asm!` (src/sys/<arch>.rs) and, where
+/// an architecture has the raw `syscallN` functions the server needs, the typed
+/// calls built on them once for all (src/sys/calls.rs).
+pub mod sys {
+    #[cfg_attr(target_arch = "x86_64", path = "x86_64.rs")]
+    #[cfg_attr(target_arch = "x86", path = "x86.rs")]
+    #[cfg_attr(target_arch = "aarch64", path = "aarch64.rs")]
+    #[cfg_attr(target_arch = "arm", path = "arm.rs")]
+    #[cfg_attr(target_arch = "riscv64", path = "riscv64.rs")]
+    #[cfg_attr(target_arch = "s390x", path = "s390x.rs")]
+    mod arch;
+    pub use arch::*;
+
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    mod calls;
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    pub use calls::*;
+}
 
 /// Standard output: file descriptor 1 on every platform.
 pub const STDOUT: u32 = 1;
