@@ -37,7 +37,14 @@ Options:
   --message TEXT         the message, byte for byte (no newline is added)
   --message-file PATH    the message: the file's bytes, whatever they are
   --tag NAME[:TAG]       the image's name (default hello:latest and
-                         hello:<os>-<arch>[-<variant>]); one platform only
+                         hello:<os>-<arch>[-<variant>]; for serve, hello:serve
+                         and hello:serve-<os>-<arch>); one platform only
+
+For --program serve (linux/amd64 and linux/arm64):
+  --page-file PATH       the page it serves, 1 byte to 1 MiB (default: a small
+                         HTML Hello World); its type comes from the extension
+  --content-type TYPE    the page's Content-Type, whatever the extension
+  --port N               the TCP port it listens on, 1-65535 (default 8080)
   --no-docker            skip docker build and run even if an engine answers
   -h, --help             print this help
 ";
@@ -52,6 +59,8 @@ pub struct Options {
     /// `--tag`, if given: replaces the default tags.
     pub tag: Option<String>,
     pub docker: bool,
+    /// `serve`'s page, type and port (the defaults for other programs).
+    pub serve: crate::serve::Config,
 }
 
 /// Parses the options; every problem is a usage error (status 2) that names the fix.
@@ -63,6 +72,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
     let mut tag = None;
     let mut docker = true;
     let mut platforms = None;
+    let mut page_file: Option<PathBuf> = None;
+    let mut content_type: Option<String> = None;
+    let mut port: Option<OsString> = None;
+    let mut layout_given = false;
+    let mut message_given = false;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         // `--name=value` or `--name value`; values are raw bytes (a message need not be UTF-8).
@@ -95,6 +109,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
                 })?;
             }
             "--layout" => {
+                layout_given = true;
                 let v = value("tiny|compat")?;
                 let v = v.to_string_lossy();
                 layout = Layout::parse(&v).ok_or_else(|| {
@@ -127,8 +142,17 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
                     })?]
                 });
             }
-            "--message" => message = Some(value("TEXT")?.as_bytes().to_vec()),
-            "--message-file" => message_file = Some(value("PATH")?.into()),
+            "--message" => {
+                message_given = true;
+                message = Some(value("TEXT")?.as_bytes().to_vec())
+            }
+            "--message-file" => {
+                message_given = true;
+                message_file = Some(value("PATH")?.into())
+            }
+            "--page-file" => page_file = Some(value("PATH")?.into()),
+            "--content-type" => content_type = Some(value("TYPE")?.to_string_lossy().into()),
+            "--port" => port = Some(value("N")?),
             "--tag" => {
                 let v = value("NAME[:TAG]")?;
                 let t = v.to_str().map(str::to_string).unwrap_or_default();
@@ -149,6 +173,19 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
             }
         }
     }
+    let serve_option = page_file.is_some() || content_type.is_some() || port.is_some();
+    if program != Program::Serve && serve_option {
+        return Err(Error::usage(format!(
+            "--page-file, --content-type and --port are options of --program serve, not {}: add --program serve",
+            program.name()
+        )));
+    }
+    if program == Program::Serve && (message_given || layout_given) {
+        return Err(Error::usage(
+            "--message, --message-file and --layout are options of hello; serve takes --page-file, --content-type and --port",
+        ));
+    }
+    let serve = crate::serve::config(page_file, content_type, port)?;
     let message = match (message, message_file) {
         (Some(_), Some(_)) => {
             return Err(Error::usage(
@@ -193,6 +230,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
             )));
         }
     }
+    if program == Program::Serve {
+        crate::serve::check_platforms(&platforms)?;
+    }
     if tag.is_some() && platforms.len() > 1 {
         return Err(Error::usage(
             "--tag names one image, but --platform all builds one per platform (tagged hello:<os>-<arch>[-<variant>]): drop --tag or give one --platform",
@@ -205,6 +245,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
         message,
         tag,
         docker,
+        serve,
     }))
 }
 
@@ -267,10 +308,10 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
         return Ok(());
     };
     match opts.program {
-        Program::Hello => {}
+        Program::Hello | Program::Serve => {}
         other => {
             return Err(Error::usage(format!(
-                "--program {} is not built yet: use --program hello",
+                "--program {} is not built yet: use --program hello or serve",
                 other.name()
             )));
         }
@@ -291,6 +332,9 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     } else {
         None
     };
+    if opts.program == Program::Serve {
+        return crate::serve::dist(&opts, engine.as_deref());
+    }
     for &platform in &opts.platforms {
         one(platform, &opts, engine.as_deref())?;
     }
@@ -379,6 +423,19 @@ pub fn build(
     layout: Layout,
     message: &[u8],
 ) -> Result<Built, Error> {
+    build_with(platform, program, layout, message, &[], &[])
+}
+
+/// [`build`], with more environment for hello/build.rs (`serve`'s page, type
+/// and port) and more codegen flags for this one program.
+pub fn build_with(
+    platform: &Platform,
+    program: Program,
+    layout: Layout,
+    message: &[u8],
+    env: &[(&str, std::ffi::OsString)],
+    rustflags: &[&str],
+) -> Result<Built, Error> {
     tools::ensure_target(platform.triple)?;
     let root = crate::root();
     let message_file = root.join("target/xtask/message.bin");
@@ -409,8 +466,10 @@ pub fn build(
         .args(["-C", "linker=rust-lld", "-C", "linker-flavor=ld.lld"])
         // Absolute addresses: the message's address loads as one immediate.
         .args(["-C", "relocation-model=static"])
-        // What this platform needs besides (see platform.rs).
-        .args(platform.rustflags);
+        // What this platform needs besides (see platform.rs), then this program.
+        .args(platform.rustflags)
+        .args(rustflags)
+        .envs(env.iter().map(|(k, v)| (k, v)));
     let json = cmd::stdout(&mut cargo)?;
     let elf_path = artifact(&json, program)?;
 
@@ -428,6 +487,18 @@ pub fn build(
     )?;
     let mut bytes =
         fs::read(&flat).map_err(|e| Error::fail(format!("read {}: {e}", flat.display())))?;
+    if program != Program::Hello {
+        // The other programs' scripts end the segment at the end of the file,
+        // and their budgets are their own (checked by their dist code).
+        let header = elf::check(&bytes, platform).map_err(Error::fail)?;
+        return Ok(Built {
+            bytes,
+            header,
+            elf: elf_path,
+            message_len: message.len() as u64,
+            budget: None,
+        });
+    }
 
     // The segment ends before the trap rustc puts after the noreturn exit; the
     // linker script says so in p_filesz. Ship the segment, after checking that
@@ -494,7 +565,7 @@ fn artifact(json: &[u8], program: Program) -> Result<PathBuf, Error> {
     )))
 }
 
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     if fs::read(path).ok().as_deref() == Some(bytes) {
         return Ok(());
     }

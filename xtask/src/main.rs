@@ -13,6 +13,7 @@ mod image;
 mod platform;
 mod publish;
 mod report;
+mod serve;
 mod tools;
 
 const HELP: &str = "\
