@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod bench_serve;
 mod cmd;
 mod dist;
 mod docker;
@@ -21,7 +22,11 @@ cargo xtask <task> [options]
 
 Tasks:
   dist      build target/dist/hello and, if a Docker engine answers, the image
-            (cargo xtask dist --help for its options)
+            (cargo xtask dist --help for its options; --program serve for
+            the web server)
+  bench-serve
+            serve against nginx, lighttpd and busybox httpd under wrk
+            (cargo xtask bench-serve --help)
   explain   print the file as a table: every byte, every role it plays, and why
             the loader accepts it (cargo xtask explain --layout tiny|compat)
   image     write target/dist/oci (OCI layout, every platform built) and
@@ -78,6 +83,7 @@ fn try_main() -> Result<(), Error> {
     let rest: Vec<_> = args.collect();
     match task.as_ref().and_then(|t| t.to_str()) {
         Some("dist") => dist::main(rest),
+        Some("bench-serve") => bench_serve::main(rest),
         Some("explain") => explain::main(rest),
         Some("image") => image::main(rest),
         Some("publish") => publish::main(rest),
