@@ -166,36 +166,47 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
         .to_string();
     let contenders = contenders(&dir, &ours_file, ours_port)?;
     let engine = docker::engine().ok();
-    let mut results = Vec::new();
-    let total = contenders.len() * opts.connections.len();
-    let mut n = 0;
+    // Every server runs for the whole benchmark, and the points go round
+    // robin (each connection count, then each server), so that whatever else
+    // the machine does at some moment falls on all of them alike.
+    let mut running = Vec::new();
     for c in &contenders {
         println!(
             "bench-serve: starting {} ({}) on port {}",
             c.name, c.version, c.port
         );
-        let mut server = Running::start(c)?;
+        let server = Running::start(c)?;
         check_page(c.port, page).map_err(|e| {
             Error::fail(format!(
                 "{} on port {} does not serve the page: {e}",
                 c.name, c.port
             ))
         })?;
-        let mut points = Vec::new();
-        for &conns in &opts.connections {
+        running.push(server);
+    }
+    let mut points: Vec<Vec<Point>> = contenders.iter().map(|_| Vec::new()).collect();
+    let total = contenders.len() * opts.connections.len();
+    let mut n = 0;
+    for &conns in &opts.connections {
+        for (i, c) in contenders.iter().enumerate() {
             n += 1;
             println!(
                 "bench-serve [{n}/{total}]: {} at {conns} connections for {} s",
                 c.name, opts.seconds
             );
-            let point = load(c, &server, conns, opts.seconds)?;
+            let point = load(c, &running[i], conns, opts.seconds)?;
             println!(
                 "  {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, {} errors, {} KiB PSS in {} processes",
                 point.rps, point.p50_ms, point.p99_ms, point.errors, point.pss_kib, point.processes
             );
-            points.push(point);
+            points[i].push(point);
         }
+    }
+    for mut server in running {
         server.stop();
+    }
+    let mut results = Vec::new();
+    for (c, points) in contenders.iter().zip(&points) {
         let image = match (&engine, c.name) {
             (Some(_), "serve") => {
                 let tag = "hello-serve-bench:serve";
