@@ -43,6 +43,7 @@ Options:
   --seconds S            seconds of load per point (default 10; CI uses 1)
   --connections A,B,..   connection counts (default 10,100,1000)
   --table FILE           print the README table for a serve.json and exit
+  --chart FILE           print the SVG chart for a serve.json and exit
   -h, --help             print this help
 ";
 
@@ -57,6 +58,7 @@ struct Options {
     seconds: u32,
     connections: Vec<u32>,
     table: Option<PathBuf>,
+    chart: Option<PathBuf>,
 }
 
 fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
@@ -64,6 +66,7 @@ fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
         seconds: DEFAULT_SECONDS,
         connections: DEFAULT_CONNECTIONS.to_vec(),
         table: None,
+        chart: None,
     };
     let mut it = args.into_iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(arg) = it.next() {
@@ -110,6 +113,7 @@ fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
                 })?;
             }
             "--table" => opts.table = Some(value("FILE")?.into()),
+            "--chart" => opts.chart = Some(value("FILE")?.into()),
             _ => {
                 return Err(Error::usage(format!(
                     "unknown option `{arg}`: run `cargo xtask bench-serve --help` for the options"
@@ -127,6 +131,11 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     if let Some(path) = &opts.table {
         let json = read_json(path)?;
         print!("{}", table(&json)?);
+        return Ok(());
+    }
+    if let Some(path) = &opts.chart {
+        let json = read_json(path)?;
+        print!("{}", chart(&json)?);
         return Ok(());
     }
     for tool in ["wrk", "nginx", "lighttpd", "busybox"] {
@@ -764,8 +773,41 @@ pub fn table(json: &Value) -> Result<String, Error> {
             );
         }
     }
+    // The issue's goals, as measured: serve against nginx at 100 connections.
+    let ours = contenders_of(json)?
+        .iter()
+        .find(|c| c["name"] == "serve")
+        .and_then(|c| {
+            c["points"]
+                .as_array()?
+                .iter()
+                .find(|p| p["connections"] == GOAL_CONNECTIONS)
+        });
+    if let (Some(p), Some(base)) = (ours, baseline(json, &json!(GOAL_CONNECTIONS))) {
+        let goal = |what: &str, key: &str, at_least: bool, target: f64| {
+            let r = ratio(&p[key], Some(&base[key]));
+            let met = r
+                .parse::<f64>()
+                .is_ok_and(|v| if at_least { v >= target } else { v <= target });
+            format!(
+                "{what} {} {target:.1}: {r} ({})",
+                if at_least { ">=" } else { "<=" },
+                if met { "met" } else { "missed" }
+            )
+        };
+        let _ = writeln!(
+            s,
+            "\nGoals for serve at {GOAL_CONNECTIONS} connections, against nginx: {}; {}; {}.",
+            goal("requests/s", "rps", true, 1.0),
+            goal("p99", "p99_ms", false, 1.0),
+            goal("PSS", "pss_kib", false, 0.5)
+        );
+    }
     Ok(s)
 }
+
+/// The connection count the issue's goals are set at.
+const GOAL_CONNECTIONS: u64 = 100;
 
 /// A grouped bar chart of requests per second (one group per connection
 /// count) with each bar's PSS under it. Each bar is a `<rect class="bar">`

@@ -138,8 +138,15 @@ fn readme_and_chart_match_the_committed_run() {
     assert_complete(&json, "docs/serve-bench.json");
     let table = xtask_ok(&["bench-serve", "--table", path.to_str().unwrap()]);
     assert_readme_block("serve-bench", &String::from_utf8(table.stdout).unwrap());
-    // Each bar of the committed chart is the JSON's number.
+    // The committed chart is the one drawn from the JSON, and each bar is
+    // the JSON's number.
     let svg = std::fs::read_to_string(root().join("docs/serve-bench.svg")).unwrap();
+    let drawn = xtask_ok(&["bench-serve", "--chart", path.to_str().unwrap()]);
+    assert!(
+        svg.as_bytes() == drawn.stdout,
+        "docs/serve-bench.svg is not the chart of docs/serve-bench.json: run \
+         `cargo xtask bench-serve --chart docs/serve-bench.json > docs/serve-bench.svg`"
+    );
     let got = bars(&svg);
     assert_eq!(got.len(), 12, "docs/serve-bench.svg bars");
     for (server, conns, rps) in got {
