@@ -171,6 +171,15 @@ pub fn check_platforms(platforms: &[&'static Platform]) -> Result<(), Error> {
 /// Builds `serve` for `platform` with `config`: the checked file's bytes.
 pub fn build(platform: &Platform, config: &Config) -> Result<dist::Built, Error> {
     let root = crate::root();
+    // Builds with different pages or ports share target/xtask/serve-page.bin
+    // and cargo's output file, which dist reads after cargo exits: one build at
+    // a time, across processes (tests and the benchmark run in parallel).
+    let lock_path = root.join("target/xtask/serve.lock");
+    fs::create_dir_all(root.join("target/xtask"))
+        .map_err(|e| Error::fail(format!("create target/xtask: {e}")))?;
+    let lock = fs::File::create(&lock_path)
+        .and_then(|f| f.lock().map(|()| f))
+        .map_err(|e| Error::fail(format!("lock {}: {e}", lock_path.display())))?;
     let page_file = root.join("target/xtask/serve-page.bin");
     dist::write_if_changed(&page_file, &config.page)?;
     let env = [
@@ -207,6 +216,7 @@ pub fn build(platform: &Platform, config: &Config) -> Result<dist::Built, Error>
             built.elf.display()
         )));
     }
+    drop(lock);
     Ok(dist::Built { budget, ..built })
 }
 
