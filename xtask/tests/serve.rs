@@ -563,6 +563,44 @@ fn arm64_under_qemu() {
     assert_protocol(port);
     let (status, _) = server.stop();
     assert_eq!(status.code(), Some(0), "SIGTERM under qemu: exit status");
+
+    // The arm64 image, as Docker runs it here: through binfmt_misc and qemu.
+    if !docker_available("arm64_under_qemu (docker run --platform linux/arm64)")
+        || !tool_available("arm64_under_qemu", "curl", "apt-get install -y curl")
+    {
+        return;
+    }
+    let port = free_port();
+    let tag = format!("hello-serve-test:arm64-{}", std::process::id());
+    {
+        let _g = lock();
+        xtask_ok(&[
+            "dist",
+            "--program",
+            "serve",
+            "--platform",
+            "linux/arm64",
+            "--port",
+            &port.to_string(),
+            "--tag",
+            &tag,
+        ]);
+    }
+    let name = format!("hello-serve-test-{}-arm64", std::process::id());
+    let out = docker_serve(&name, &tag, &["--platform", "linux/arm64"]);
+    assert!(
+        out.status.success(),
+        "docker run --platform linux/arm64: {out:?}"
+    );
+    let _c = Container(name.clone());
+    wait_listening(port);
+    assert_curl(port, "docker run --platform linux/arm64");
+    let took = docker_stop(&name);
+    assert!(
+        took < Duration::from_secs(1),
+        "arm64: docker stop took {took:?}"
+    );
+    let _ = docker(&["rmi", &tag]);
 }
 
 /// `docker run` flags for a server container on this machine: host network.
