@@ -104,14 +104,15 @@ mod server {
 
         let listener = check(sys::socket(sys::AF_INET6, sys::SOCK_STREAM, 0));
         // Three options no new TCP socket refuses (valid levels, names and sizes),
-        // so their results are not checked; the tests check their effects.
+        // so their results are not checked (tests/serve.rs reaches the server
+        // over both IPv4 and IPv6, which the second one makes possible).
         // A restarted server can bind while old connections sit in TIME_WAIT.
         sys::setsockopt(listener, sys::SOL_SOCKET, sys::SO_REUSEADDR, &1);
         // Dual stack: IPv4 clients arrive as ::ffff:a.b.c.d, whatever the
         // net.ipv6.bindv6only default is.
         sys::setsockopt(listener, sys::IPPROTO_IPV6, sys::IPV6_V6ONLY, &0);
         // Pipelined responses go out at once, not after the previous one's ACK;
-        // accepted sockets inherit it.
+        // Linux copies it to every accepted socket.
         sys::setsockopt(listener, sys::IPPROTO_TCP, sys::TCP_NODELAY, &1);
         // struct sockaddr_in6: family, port (big-endian), flow info, address (::), scope.
         let mut addr = [0u8; 28];

@@ -30,7 +30,8 @@ pub const TCP_NODELAY: u32 = 1;
 pub const IPPROTO_IPV6: u32 = 41;
 /// `IPV6_V6ONLY` in include/uapi/linux/in6.h.
 pub const IPV6_V6ONLY: u32 = 26;
-/// `SHUT_WR` (the kernel's `SEND_SHUTDOWN - 1`) in include/linux/net.h.
+/// `SHUT_WR`: `how` = 1, which `inet_shutdown` (net/ipv4/af_inet.c) turns into
+/// SEND_SHUTDOWN by adding one.
 pub const SHUT_WR: u32 = 1;
 /// `SIGINT` in include/uapi/asm-generic/signal.h (x86 has the same numbers).
 pub const SIGINT: u32 = 2;
