@@ -56,6 +56,9 @@ pub struct Options {
     /// `--tag`, if given: replaces the default tags.
     pub tag: Option<String>,
     pub docker: bool,
+    /// `--platform all`: for a program built for fewer platforms than hello,
+    /// the ones it is built for.
+    pub all_platforms: bool,
 }
 
 /// Parses the options; every problem is a usage error (status 2) that names the fix.
@@ -69,6 +72,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
     let mut platforms = None;
     // Options that mean nothing for the quine, which refuses them.
     let mut hello_only: Option<String> = None;
+    let mut all_platforms = false;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         // `--name=value` or `--name value`; values are raw bytes (a message need not be UTF-8).
@@ -125,7 +129,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
-                platforms = Some(if v == "all" {
+                all_platforms = v == "all";
+                platforms = Some(if all_platforms {
                     PLATFORMS.iter().collect()
                 } else {
                     vec![Platform::find(&v).ok_or_else(|| {
@@ -224,6 +229,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
         message,
         tag,
         docker,
+        all_platforms,
     }))
 }
 
@@ -282,7 +288,7 @@ pub fn check_tag(s: &str) -> Result<(), String> {
 }
 
 pub fn main(args: Vec<OsString>) -> Result<(), Error> {
-    let Some(opts) = parse(args)? else {
+    let Some(mut opts) = parse(args)? else {
         return Ok(());
     };
     match opts.program {
@@ -296,6 +302,10 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     }
     if opts.program == Program::Quine {
         let root = crate::root();
+        let has_script = |p: &Platform| root.join(format!("linker/quine-{}.ld", p.arch())).exists();
+        if opts.all_platforms {
+            opts.platforms.retain(|p| has_script(p));
+        }
         for p in &opts.platforms {
             let script = format!("linker/quine-{}.ld", p.arch());
             if !root.join(&script).exists() {
@@ -359,15 +369,30 @@ fn quine(opts: &Options, engine: Option<&str>) -> Result<(), Error> {
         } else {
             file.clone()
         };
+        let q = crate::image::quine(platform, &built.bytes)?;
+        // Where the bytes go, from the linker script's symbols.
+        let symbol = |name| crate::explain::symbol(&built.elf, name);
+        let base = built.header.load_address();
+        let (code, k) = (symbol("__quine_code")?, symbol("hello::sha256::K")?);
+        let headers = symbol("__quine_constants")? - base;
+        let constants = code - base - headers;
+        // SHA-256's round constants (64 words), when they sit among the constants.
+        let round = if (base + headers..code).contains(&k) {
+            256
+        } else {
+            0
+        };
+        let size = built.bytes.len() as u64;
         println!(
-            "quine {}: {} bytes (at most {QUINE_MAX}), loads at {:#x}, maps {} bytes -> {}",
+            "quine {}: {size} bytes = ELF headers {headers} + constants {constants} (SHA-256 round \
+             constants {}, other {}) + code {}; prints {} bytes; at most {QUINE_MAX} -> {}",
             platform.docker,
-            built.bytes.len(),
-            built.header.load_address(),
-            built.header.mapped_bytes(),
+            round,
+            constants - round,
+            size - (code - base),
+            q.archive.len(),
             out.strip_prefix(&root).unwrap_or(&out).display()
         );
-        let q = crate::image::quine(platform, &built.bytes)?;
         let mut run = run_command(platform, &file)?;
         eprintln!("$ {}", cmd::line(&run));
         let printed = run
