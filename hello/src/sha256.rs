@@ -77,7 +77,7 @@ impl Sha256 {
         for i in 0..64 {
             // The next prime: no divisor from 2 up to p - 1.
             p += 1;
-            while (2..p).any(|d| p % d == 0) {
+            while (2..p).any(|d| p.is_multiple_of(d)) {
                 p += 1;
             }
             self.k[i] = root(p, 3);
