@@ -30,6 +30,14 @@ hello:<os>-<arch>[-<variant>] (and hello:latest for this machine's platform).
 Then writes target/dist/oci and target/dist/hello-image.tar from the files
 this run built, without Docker (cargo xtask image --help).
 
+With --program quine: builds target/dist/<os>-<arch>/quine (linux/amd64 and
+linux/arm64; --platform all means those two), checks that what it prints is
+byte for byte the docker load archive the image code writes from it, writes
+that archive to target/dist/<os>-<arch>/quine-image.tar (and, for this
+machine, target/dist/quine and target/dist/quine-image.tar) and the OCI
+layout target/dist/quine-oci, and, with an engine, loads hello:quine and
+checks that it prints the archive again.
+
 Options:
   --program NAME         hello (default), quine or serve: which program of the
                          hello crate to build (hello/src/main.rs, hello/src/bin/)

@@ -14,7 +14,8 @@
 //! - `manifest.json`: the config's and the layer's paths and the tag.
 //!
 //! It reads nothing and takes no arguments. Exit status: 0 when every byte of
-//! the archive was written, 1 otherwise (`> /dev/full`, a closed stdout).
+//! the archive was written (in a loop over short writes and EINTR), 1
+//! otherwise (`> /dev/full`, a closed stdout, or no memory for the archive).
 //! Built for x86-64 and arm64 (linker/quine-<arch>.ld); on other architectures
 //! the crate compiles (for clippy) but has no `_start`, and `cargo xtask dist`
 //! refuses them.
@@ -85,7 +86,8 @@ mod quine {
     /// one (no `call` pushed a return address), so an array on the stack
     /// would be copied with SSE stores that fault on the misaligned slots;
     /// realigning needs an instruction this project does not hand-write.
-    /// What remains on the stack is scalars, which need no alignment.
+    /// What remains on the stack is scalars, which need no alignment. The
+    /// hash state comes first: its fields are then within a 1-byte offset.
     #[repr(C)]
     struct Scratch {
         sha: Sha256,
