@@ -14,6 +14,10 @@
 //!   `docker load`. Docker 20.10 reads `manifest.json` (config and layer paths,
 //!   repository tags) and accepts a gzipped layer; the same archive is also an
 //!   OCI layout (`oci-layout`, `index.json`, `blobs/`), as Docker 25 writes it.
+//!
+//! The quine (`cargo xtask dist --program quine`) gets its own, smaller
+//! `docker load` archive, uncompressed and holding only what the program can
+//! print itself (`quine`), and its own OCI layout, `target/dist/quine-oci`.
 use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
