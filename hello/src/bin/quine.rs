@@ -67,11 +67,6 @@ mod quine {
     const BLOCK: usize = 512;
     /// The two zero blocks that end a tar archive.
     const END: usize = 2 * BLOCK;
-    /// ustar header bytes 100..157, as xtask/src/image.rs writes them: mode
-    /// (its last three digits are each entry's), uid 0, gid 0, size (filled in),
-    /// mtime 0, the checksum field as spaces (it is summed so), typeflag '0'.
-    const FIELDS: &[u8; 57] =
-        b"0000000\x000000000\x000000000\x0000000000000\x0000000000000\x00        0";
     /// ustar header bytes 257..265: magic "ustar\0" and version "00".
     const MAGIC: &[u8; 8] = b"ustar\x0000";
 
@@ -102,10 +97,12 @@ mod quine {
 
     impl Archive {
         fn put(&mut self, data: &[u8]) {
+            let mut at = self.at;
             for &b in data {
-                self.bytes[self.at % OUT] = b;
-                self.at += 1;
+                self.bytes[at % OUT] = b;
+                at += 1;
             }
+            self.at = at;
         }
 
         /// Skips to the next block boundary (the zeros pad the data).
@@ -125,10 +122,17 @@ mod quine {
         fn header(&mut self, name: &[u8], size: usize, mode: u8) {
             let h = self.at;
             self.put(name);
-            self.at = h + 100;
-            self.put(FIELDS);
-            for i in 104..107 {
-                self.bytes[(h + i) % OUT] = mode;
+            // Bytes 100..157 as xtask/src/image.rs writes them: the mode
+            // (0000`mode``mode``mode`), uid 0, gid 0, the size (below), mtime 0,
+            // each as octal digits and a NUL; the checksum field as spaces
+            // (it is summed so); typeflag '0'. Cheaper as code than as a table.
+            for i in 100..157 {
+                self.bytes[(h + i) % OUT] = match i {
+                    104..107 => mode,
+                    107 | 115 | 123 | 135 | 147 => 0,
+                    148..156 => b' ',
+                    _ => b'0',
+                };
             }
             self.octal(h + 124, 11, size);
             self.at = h + 257;
@@ -218,8 +222,11 @@ mod quine {
         };
         let mut at = config + CONFIG_HEAD.len();
         for &word in sha.digest(layer) {
-            for shift in (0..8).rev() {
-                let nibble = (word >> (4 * shift)) as u8 & 15;
+            let mut word = word;
+            for _ in 0..8 {
+                // The top nibble comes round to the bottom.
+                word = word.rotate_left(4);
+                let nibble = word as u8 & 15;
                 a.bytes[at % OUT] = nibble + if nibble < 10 { b'0' } else { b'a' - 10 };
                 at += 1;
             }
