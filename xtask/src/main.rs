@@ -20,7 +20,8 @@ cargo xtask <task> [options]
 
 Tasks:
   dist      build target/dist/hello and, if a Docker engine answers, the image
-            (cargo xtask dist --help for its options)
+            (cargo xtask dist --help for its options; --program quine builds
+            the image that prints itself, hello:quine)
   explain   print the file as a table: every byte, every role it plays, and why
             the loader accepts it (cargo xtask explain --layout tiny|compat)
   image     write target/dist/oci (OCI layout, every platform built) and
@@ -28,6 +29,7 @@ Tasks:
             no Docker daemon needed (dist runs it too)
   publish   push target/dist/oci's whole index to a registry:
             cargo xtask publish 127.0.0.1:5000/hello:latest
+            (--program quine: target/dist/quine-oci's)
   report    build the classic hello-world images beside ours, measure them all,
             and write the table, target/report/report.json and docs/sizes.svg
             (cargo xtask report --help for its options)
