@@ -479,3 +479,28 @@ fn readme_quine_sizes_match_measured() {
     );
     assert_readme_block("quine-sizes", &table);
 }
+
+/// What the quine cannot do is refused with status 2 and a message that says
+/// why: hello's options, and platforms it is not built for.
+#[test]
+fn dist_quine_refuses_what_it_cannot_do() {
+    for (args, says) in [
+        (&["--message", "hi"][..], "--message is for --program hello"),
+        (&["--tag", "x:y"][..], "--tag is for --program hello"),
+        (&["--layout", "tiny"][..], "--layout is for --program hello"),
+        (
+            &["--platform", "linux/386"][..],
+            "--program quine is not built for linux/386: there is no linker/quine-x86.ld",
+        ),
+    ] {
+        let mut all = vec!["dist", "--program", "quine", "--no-docker"];
+        all.extend_from_slice(args);
+        let out = xtask(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{all:?}: {stderr}");
+        assert!(
+            stderr.contains(says),
+            "{all:?} printed {stderr:?}, not {says:?}"
+        );
+    }
+}
