@@ -1,5 +1,5 @@
 //! What every program in the images shares: Linux system calls, one module per
-//! architecture, and the panic handler.
+//! architecture, a `write` loop, SHA-256 (for the quine), and the panic handler.
 //!
 //! The programs are `src/main.rs` (`hello`) and `src/bin/<name>.rs`; each is
 //! `#![no_std]`/`#![no_main]` with its own `_start`, and calls the kernel only
@@ -28,8 +28,32 @@ pub mod sys {
     pub use calls::*;
 }
 
+pub mod sha256;
+
 /// Standard output: file descriptor 1 on every platform.
 pub const STDOUT: u32 = 1;
+
+/// `EINTR` in include/uapi/asm-generic/errno-base.h (the same number on every
+/// architecture here): a signal arrived before `write` wrote anything.
+const EINTR: isize = 4;
+
+/// Writes all of `buf` to `fd`, one `write` after another: after a short write
+/// it writes the remainder, after `EINTR` it tries again. True only when every
+/// byte was written; false on an error or a `write` that wrote nothing.
+pub fn write_all(fd: u32, mut buf: &[u8]) -> bool {
+    while !buf.is_empty() {
+        let n = sys::write(fd, buf);
+        if n == -EINTR {
+            continue;
+        }
+        // A negative `n` (-errno) is above any length as a usize: `get` fails.
+        match buf.get(n as usize..) {
+            Some(rest) if n != 0 => buf = rest,
+            _ => return false,
+        }
+    }
+    true
+}
 
 /// Nothing in the programs should panic; if a change ever makes it possible,
 /// exit with the status Rust's std uses for a panic rather than spin.

@@ -22,8 +22,9 @@ cargo xtask <task> [options]
 
 Tasks:
   dist      build target/dist/hello and, if a Docker engine answers, the image
-            (cargo xtask dist --help for its options; --program serve for
-            the web server)
+            (cargo xtask dist --help for its options; --program quine builds
+            the image that prints itself, hello:quine; --program serve the
+            web server, hello:serve)
   bench-serve
             serve against nginx, lighttpd and busybox httpd under wrk
             (cargo xtask bench-serve --help)
@@ -34,6 +35,7 @@ Tasks:
             no Docker daemon needed (dist runs it too)
   publish   push target/dist/oci's whole index to a registry:
             cargo xtask publish 127.0.0.1:5000/hello:latest
+            (--program quine: target/dist/quine-oci's)
   report    build the classic hello-world images beside ours, measure them all,
             and write the table, target/report/report.json and docs/sizes.svg
             (cargo xtask report --help for its options)

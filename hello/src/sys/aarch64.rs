@@ -9,6 +9,8 @@ use core::arch::asm;
 
 /// `__NR_write` in asm-generic/unistd.h.
 const SYS_WRITE: usize = 64;
+/// `__NR_mmap` in asm-generic/unistd.h.
+const SYS_MMAP: usize = 222;
 /// `__NR_exit` in asm-generic/unistd.h. The program has one thread, so `exit`
 /// ends the process just as `exit_group` (94) would.
 const SYS_EXIT: usize = 93;
@@ -30,6 +32,37 @@ pub fn write(fd: u32, buf: &[u8]) -> isize {
             in("x2") buf.len(),
             in("x8") SYS_WRITE,
             options(nostack, readonly),
+        );
+    }
+    ret
+}
+
+/// `PROT_READ`, `PROT_WRITE` in include/uapi/asm-generic/mman-common.h.
+const PROT_READ: usize = 1;
+const PROT_WRITE: usize = 2;
+/// `MAP_PRIVATE` (uapi/linux/mman.h) and `MAP_ANONYMOUS` (asm-generic/mman-common.h).
+const MAP_PRIVATE: usize = 0x02;
+const MAP_ANONYMOUS: usize = 0x20;
+
+/// `mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)`:
+/// the address of `len` fresh bytes, all zero, or `-errno`.
+#[inline(always)]
+pub fn mmap_anonymous(len: usize) -> isize {
+    let ret;
+    // SAFETY: an anonymous private mapping at an address the kernel chooses
+    // (addr 0, no MAP_FIXED) replaces no existing memory and reads none; the
+    // kernel writes no user memory. `svc` preserves every register but x0.
+    unsafe {
+        asm!(
+            "svc #0",
+            inlateout("x0") 0usize as isize => ret,
+            in("x1") len,
+            in("x2") PROT_READ | PROT_WRITE,
+            in("x3") MAP_PRIVATE | MAP_ANONYMOUS,
+            in("x4") -1isize,
+            in("x5") 0usize,
+            in("x8") SYS_MMAP,
+            options(nostack, nomem),
         );
     }
     ret

@@ -9,6 +9,8 @@ use core::arch::asm;
 
 /// `write` in syscall_64.tbl.
 const SYS_WRITE: usize = 1;
+/// `mmap` in syscall_64.tbl.
+const SYS_MMAP: usize = 9;
 /// `exit` in syscall_64.tbl. The program has one thread, so `exit` ends the
 /// process just as `exit_group` (231) would, and 60 loads in fewer bytes.
 const SYS_EXIT: usize = 60;
@@ -33,6 +35,40 @@ pub fn write(fd: u32, buf: &[u8]) -> isize {
             lateout("rcx") _,
             lateout("r11") _,
             options(nostack, readonly),
+        );
+    }
+    ret
+}
+
+/// `PROT_READ`, `PROT_WRITE` in include/uapi/asm-generic/mman-common.h.
+const PROT_READ: usize = 1;
+const PROT_WRITE: usize = 2;
+/// `MAP_PRIVATE` (uapi/linux/mman.h) and `MAP_ANONYMOUS` (asm-generic/mman-common.h).
+const MAP_PRIVATE: usize = 0x02;
+const MAP_ANONYMOUS: usize = 0x20;
+
+/// `mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)`:
+/// the address of `len` fresh bytes, all zero, or `-errno`.
+#[inline(always)]
+pub fn mmap_anonymous(len: usize) -> isize {
+    let ret;
+    // SAFETY: an anonymous private mapping at an address the kernel chooses
+    // (addr 0, no MAP_FIXED) replaces no existing memory and reads none; the
+    // kernel writes no user memory. `syscall` overwrites rcx and r11, declared
+    // as clobbered.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") SYS_MMAP as isize => ret,
+            in("rdi") 0usize,
+            in("rsi") len,
+            in("rdx") PROT_READ | PROT_WRITE,
+            in("r10") MAP_PRIVATE | MAP_ANONYMOUS,
+            in("r8") -1isize,
+            in("r9") 0usize,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack, nomem),
         );
     }
     ret
