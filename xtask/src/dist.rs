@@ -653,9 +653,9 @@ pub fn build_with(
     )?;
     let mut bytes =
         fs::read(&flat).map_err(|e| Error::fail(format!("read {}: {e}", flat.display())))?;
-    if program != Program::Hello {
-        // The other programs' scripts end the segment at the end of the file,
-        // and their budgets are their own (checked by their dist code).
+    if program == Program::Serve {
+        // serve's scripts end the segment at the end of the file, and its
+        // budget is its own (checked by its dist code).
         let header = elf::check(&bytes, platform).map_err(Error::fail)?;
         return Ok(Built {
             bytes,
