@@ -1,11 +1,15 @@
 //! Shared by the end-to-end tests: running the xtask, the built file, and Docker.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
-use std::fs::File;
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// The xtask's platform table (xtask/src/platform.rs), so tests cover every
 /// platform `dist` builds, including ones added later.
@@ -312,6 +316,117 @@ pub fn assert_docker_prints(tag: &str, message: &[u8]) {
             "{what} printed {:?}",
             String::from_utf8_lossy(&out.stdout)
         );
+    }
+}
+
+/// Debian's docker-registry on a free port of 127.0.0.1, storage in a temp
+/// dir; stopped and removed on drop.
+pub struct Registry {
+    child: Child,
+    dir: PathBuf,
+    pub port: u16,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("find a free port")
+            .port();
+        let dir = std::env::temp_dir().join(format!("hello-registry-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("data")).unwrap();
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("data").display()
+        );
+        fs::write(dir.join("config.yml"), config).unwrap();
+        let log = fs::File::create(dir.join("log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("run docker-registry ({e}): install it with `apt-get install -y docker-registry`")
+            });
+        let mut registry = Registry { child, dir, port };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if registry
+                .get("/v2/", "*/*")
+                .is_some_and(|(status, _, _)| status.contains(" 200 "))
+            {
+                break;
+            }
+            if let Ok(Some(status)) = registry.child.try_wait() {
+                panic!("docker-registry exited ({status}):\n{}", registry.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not answer in 20 s:\n{}",
+                registry.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        registry
+    }
+
+    /// `GET path` over HTTP/1.0: the status line, the headers (names in lower
+    /// case) and the body; None when the registry does not answer.
+    pub fn get(
+        &self,
+        path: &str,
+        accept: &str,
+    ) -> Option<(String, BTreeMap<String, String>, Vec<u8>)> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\n\r\n"
+        )
+        .ok()?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).ok()?;
+        let end = out.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let head = String::from_utf8_lossy(&out[..end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status = lines.next()?.to_string();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Some((status, headers, out[end + 4..].to_vec()))
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
+    /// Bytes of each successful GET in the access log from `from` on, by path.
+    pub fn gets_since(&self, from: usize) -> Vec<(String, usize)> {
+        let log = self.log();
+        log[from..]
+            .lines()
+            .filter_map(|l| {
+                // `"GET /v2/... HTTP/1.1" 200 141 ...` (Apache combined format)
+                let (_, rest) = l.split_once("\"GET ")?;
+                let (path, rest) = rest.split_once(' ')?;
+                let (_, rest) = rest.split_once("\" ")?;
+                let mut f = rest.split(' ');
+                (f.next()? == "200").then_some(())?;
+                Some((path.to_string(), f.next()?.parse().ok()?))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
