@@ -334,6 +334,11 @@ pub fn build(files: &[(&'static Platform, PathBuf)]) -> Result<Images, Error> {
         })?;
         images.push(image(platform, &bytes, mtime)?);
     }
+    Ok(indexed(images))
+}
+
+/// `images` and the index over them, each manifest with its platform.
+pub fn indexed(images: Vec<Image>) -> Images {
     let manifests = images
         .iter()
         .map(|i| {
@@ -343,7 +348,7 @@ pub fn build(files: &[(&'static Platform, PathBuf)]) -> Result<Images, Error> {
         })
         .collect();
     let index = index_of(manifests);
-    Ok(Images { images, index })
+    Images { images, index }
 }
 
 /// `index.json` of a layout: one descriptor, for `target`, tagged `tag`.
@@ -360,7 +365,7 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 }
 
 /// Writes the OCI layout to `dir`, replacing what was there (no stale blobs).
-fn write_layout(images: &Images, dir: &Path) -> Result<(), Error> {
+pub fn write_layout(images: &Images, dir: &Path) -> Result<(), Error> {
     let tmp = dir.with_extension("tmp");
     let err = io_error(&tmp);
     if tmp.exists() {
