@@ -186,14 +186,3 @@ fn compatibility_matrix_matches_readme() {
     }
     assert_readme_block("layouts", &table);
 }
-
-#[test]
-fn readme_code_size_matches_measured() {
-    let _g = lock();
-    let (tiny, _) = build("tiny");
-    // tiny's code starts at 0x60, right after the headers, and ends the file.
-    assert_readme_block(
-        "code-size",
-        &format!("rustc compiles it to {} bytes", tiny.len() - 0x60),
-    );
-}
