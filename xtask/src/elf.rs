@@ -279,6 +279,10 @@ mod tests {
         put(o.ehsize as usize, 2, ehsize as u64);
         put(o.phentsize as usize, 2, phsize as u64);
         put(o.phnum as usize, 2, 1);
+        if platform.machine == EM_PPC64 {
+            // e_flags: ELFv2, which check requires of ppc64 files.
+            put(if platform.class64 { 0x30 } else { 0x24 }, 4, 2);
+        }
         put(ehsize, 4, u64::from(PT_LOAD));
         put(ehsize + o.p_flags as usize, 4, u64::from(PF_R | PF_X));
         put(ehsize + o.p_offset as usize, w, 0);
@@ -345,6 +349,12 @@ mod tests {
                 bad[low] ^= 0x40;
                 let err = check(&bad, p).unwrap_err();
                 assert!(err.contains(says), "{}: {says}: got {err:?}", p.docker);
+            }
+            if p.machine == EM_PPC64 {
+                let mut elfv1 = good.clone();
+                elfv1[0x30] = 1; // e_flags = 1: ELFv1, function descriptors
+                let err = check(&elfv1, p).unwrap_err();
+                assert!(err.contains("EF_PPC64_ABI"), "{}: got {err:?}", p.docker);
             }
             let mut short = good.clone();
             short.pop();
