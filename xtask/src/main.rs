@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod binfmt;
 mod cmd;
 mod dist;
 mod docker;
