@@ -154,27 +154,3 @@ pub fn for_container(bytes: &[u8]) -> Result<Entry, String> {
 pub fn fix(qemu: &str) -> String {
     format!("apt-get install -y qemu-user-static binfmt-support && update-binfmts --enable {qemu}")
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const AARCH64: &str = "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\n\
-        flags: PF\noffset 0\nmagic 7f454c460201010000000000000000000200b700\n\
-        mask ffffffffffffff00fffffffffffffffffeffffff\n";
-
-    #[test]
-    fn parses_and_matches_the_kernels_text() {
-        let e = Entry::parse("qemu-aarch64", AARCH64).unwrap();
-        assert!(e.enabled && e.fixed());
-        assert_eq!(e.interpreter, "/usr/libexec/qemu-binfmt/aarch64-binfmt-P");
-        let mut header = hex("7f454c460201010000000000000000000200b700").unwrap();
-        assert!(e.matches(&header));
-        header[7] = 3; // EI_OSABI: masked out
-        assert!(e.matches(&header));
-        header[18] = 0x3e; // e_machine EM_X86_64
-        assert!(!e.matches(&header));
-        assert!(!e.matches(&header[..10]));
-        assert!(Entry::parse("status", "enabled").unwrap().magic.is_empty());
-    }
-}

@@ -64,7 +64,7 @@ pub struct Options {
 /// Parses the options; every problem is a usage error (status 2) that names the fix.
 pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
     let mut program = Program::Hello;
-    let mut layout = Layout::Tiny;
+    let mut layout = Layout::DEFAULT;
     let mut message: Option<Vec<u8>> = None;
     let mut message_file: Option<PathBuf> = None;
     let mut tag = None;

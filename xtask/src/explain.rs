@@ -93,7 +93,7 @@ pub struct Row {
 }
 
 pub fn main(args: Vec<OsString>) -> Result<(), Error> {
-    let mut layout = Layout::Tiny;
+    let mut layout = Layout::DEFAULT;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         match arg.to_str() {

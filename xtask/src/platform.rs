@@ -173,6 +173,8 @@ pub enum Layout {
 
 impl Layout {
     pub const ALL: [Layout; 2] = [Layout::Tiny, Layout::Compat];
+    /// What `dist` builds without `--layout`.
+    pub const DEFAULT: Layout = Layout::Tiny;
 
     pub fn name(self) -> &'static str {
         match self {

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
+/// binfmt_misc's entries, read as dist reads them (xtask/src/binfmt.rs).
+#[path = "../../src/binfmt.rs"]
+pub mod binfmt;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -180,6 +184,40 @@ pub fn tool_available(test: &str, program: &str, install: &str) -> bool {
     skip(test, &format!("`{program}` is not on PATH"), install)
 }
 
+/// qemu-user for `arch` (`aarch64`, `x86_64`, ...) on PATH: Debian's
+/// `qemu-<arch>-static`, or `qemu-<arch>`; a loud skip (see [`skip`]) when neither is.
+pub fn qemu(test: &str, arch: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in [format!("qemu-{arch}-static"), format!("qemu-{arch}")] {
+        if let Some(dir) = std::env::split_paths(&path).find(|d| d.join(&name).is_file()) {
+            return Some(dir.join(&name));
+        }
+    }
+    skip(
+        test,
+        &format!("neither qemu-{arch}-static nor qemu-{arch} is on PATH"),
+        "apt-get install -y qemu-user-static",
+    );
+    None
+}
+
+/// Whether `docker run --platform` (or `podman run --platform`) can run `file`,
+/// a foreign architecture's program, in a container: binfmt_misc holds an
+/// enabled entry with the F flag whose magic and mask match it (read from
+/// $HELLO_BINFMT_DIR when set, as dist does). A loud skip (see [`skip`]) naming
+/// `qemu`'s entry (`qemu-aarch64`) when not.
+pub fn binfmt_available(test: &str, qemu: &str, file: &Path) -> bool {
+    let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+    match binfmt::for_container(&bytes) {
+        Ok(_) => true,
+        Err(why) => skip(
+            test,
+            &format!("{why}, so a container cannot run {}", file.display()),
+            &binfmt::fix(qemu),
+        ),
+    }
+}
+
 /// Whether a Docker engine answers. Without one, tests that need it skip, loudly
 /// (see [`skip`]).
 pub fn docker_available(test: &str) -> bool {
@@ -213,7 +251,18 @@ pub fn docker_run(tag: &str, extra: &[&str]) -> Output {
     docker(&args)
 }
 
-/// The hardened `docker run` flags every image must pass.
+/// The pids limit of the hardened run. runc starts the container with
+/// `runc init`, a Go program whose threads sit in the container's pids cgroup
+/// until it execs the image's program; a limit below what it needs fails now
+/// and then with `runtime/cgo: pthread_create failed` before our program runs
+/// (measured on main: 1 in 30 runs at 1, 1 in 40 at 4). The container
+/// cgroup's pids.peak over 100 hardened amd64 runs was 5 (12 runs), 6 (58),
+/// 7 (18), 8 (11), 9 (1); over 40 arm64 runs through qemu 5 to 8. 32 is more
+/// than three times that. That the program itself starts no process or thread
+/// is shown apart from the limit (tests/processes.rs: strace -f).
+pub const PIDS_LIMIT: &str = "32";
+
+/// The hardened `docker run` flags every image must pass (podman takes them too).
 pub const HARDENED: &[&str] = &[
     "--read-only",
     "--cap-drop",
@@ -223,10 +272,42 @@ pub const HARDENED: &[&str] = &[
     "--security-opt",
     "no-new-privileges",
     "--pids-limit",
-    "1",
+    PIDS_LIMIT,
     "--memory",
     "6m",
 ];
+
+/// Whether `podman` is on PATH; a loud skip (see [`skip`]) when not.
+pub fn podman_available(test: &str) -> bool {
+    tool_available(test, "podman", "apt-get install -y podman uidmap")
+}
+
+/// Podman's default rlimits (nofile, nproc) can exceed the hard limits the
+/// tests run under, and then every `podman run` fails: ask for modest ones.
+pub const PODMAN_ULIMITS: &[&str] = &[
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=1024:1024",
+];
+
+/// `podman <args>`, returning the output whatever the status.
+pub fn podman(args: &[&str]) -> Output {
+    Command::new("podman")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run podman")
+}
+
+/// `podman run --rm --network none <ulimits> <extra> <image>`.
+pub fn podman_run(image: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["run", "--rm", "--network", "none"];
+    args.extend_from_slice(PODMAN_ULIMITS);
+    args.extend_from_slice(extra);
+    args.push(image);
+    podman(&args)
+}
 
 /// The text between `<!-- BEGIN name -->` and `<!-- END name -->` in README.md.
 pub fn readme_block(name: &str) -> String {
