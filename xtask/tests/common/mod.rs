@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 use std::fs::File;
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -173,7 +174,10 @@ pub fn skip(test: &str, what: &str, install: &str) -> bool {
         std::env::var_os(REQUIRE).is_none(),
         "{test}: {REQUIRE} is set but {what}: {install}"
     );
-    eprintln!(
+    // Straight to stderr, not through eprintln!: the test harness captures
+    // what a passing test prints that way, and the skip would go unseen.
+    let _ = writeln!(
+        std::io::stderr(),
         "\n*** SKIPPED {test}: {what}; install it with `{install}` (set {REQUIRE}=1 to make this a failure) ***\n"
     );
     false
