@@ -1,5 +1,5 @@
 //! What every program in the images shares: Linux system calls, one module per
-//! architecture, and the panic handler.
+//! architecture, a `write` loop, SHA-256 (for the quine), and the panic handler.
 //!
 //! The programs are `src/main.rs` (`hello`) and `src/bin/<name>.rs`; each is
 //! `#![no_std]`/`#![no_main]` with its own `_start`, and calls the kernel only
@@ -9,16 +9,51 @@
 #![no_std]
 #![deny(unsafe_code)] // only `sys` (the system-call instruction) opts in
 
-#[cfg_attr(target_arch = "x86_64", path = "sys/x86_64.rs")]
-#[cfg_attr(target_arch = "x86", path = "sys/x86.rs")]
-#[cfg_attr(target_arch = "aarch64", path = "sys/aarch64.rs")]
-#[cfg_attr(target_arch = "arm", path = "sys/arm.rs")]
-#[cfg_attr(target_arch = "riscv64", path = "sys/riscv64.rs")]
-#[cfg_attr(target_arch = "s390x", path = "sys/s390x.rs")]
-pub mod sys;
+/// The system calls: this architecture's `asm!` (src/sys/<arch>.rs) and, where
+/// an architecture has the raw `syscallN` functions the server needs, the typed
+/// calls built on them once for all (src/sys/calls.rs).
+pub mod sys {
+    #[cfg_attr(target_arch = "x86_64", path = "x86_64.rs")]
+    #[cfg_attr(target_arch = "x86", path = "x86.rs")]
+    #[cfg_attr(target_arch = "aarch64", path = "aarch64.rs")]
+    #[cfg_attr(target_arch = "arm", path = "arm.rs")]
+    #[cfg_attr(target_arch = "riscv64", path = "riscv64.rs")]
+    #[cfg_attr(target_arch = "s390x", path = "s390x.rs")]
+    mod arch;
+    pub use arch::*;
+
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    mod calls;
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    pub use calls::*;
+}
+
+pub mod sha256;
 
 /// Standard output: file descriptor 1 on every platform.
 pub const STDOUT: u32 = 1;
+
+/// `EINTR` in include/uapi/asm-generic/errno-base.h (the same number on every
+/// architecture here): a signal arrived before `write` wrote anything.
+const EINTR: isize = 4;
+
+/// Writes all of `buf` to `fd`, one `write` after another: after a short write
+/// it writes the remainder, after `EINTR` it tries again. True only when every
+/// byte was written; false on an error or a `write` that wrote nothing.
+pub fn write_all(fd: u32, mut buf: &[u8]) -> bool {
+    while !buf.is_empty() {
+        let n = sys::write(fd, buf);
+        if n == -EINTR {
+            continue;
+        }
+        // A negative `n` (-errno) is above any length as a usize: `get` fails.
+        match buf.get(n as usize..) {
+            Some(rest) if n != 0 => buf = rest,
+            _ => return false,
+        }
+    }
+    true
+}
 
 /// Nothing in the programs should panic; if a change ever makes it possible,
 /// exit with the status Rust's std uses for a panic rather than spin.

@@ -19,11 +19,15 @@ use hello::{STDOUT, sys};
 /// two sections (see `linker/`).
 #[allow(unsafe_code)]
 // SAFETY: a link section name only tells the linker script where to place these
-// read-only bytes: in the header slot, or after the code. Nothing else uses it.
+// read-only bytes; the script puts this one in the header slot, which nothing
+// but the message uses (the loaders do not read those header bytes).
 #[cfg_attr(
     hello_message_in_header,
     unsafe(link_section = ".hello.message.header")
 )]
+// SAFETY: a link section name only tells the linker script where to place these
+// read-only bytes; the script puts this one after the headers, where nothing else
+// is placed.
 #[cfg_attr(
     not(hello_message_in_header),
     unsafe(link_section = ".hello.message.tail")

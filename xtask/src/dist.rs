@@ -16,6 +16,9 @@ use crate::{Error, cmd, docker, elf, tools};
 pub const DEFAULT_MESSAGE: &[u8] = b"Hello World\n";
 pub const MAX_MESSAGE: usize = 65_536;
 pub const DEFAULT_TAG: &str = "hello:latest";
+/// The quine's size budget in bytes, on every platform (issue 12); its linker
+/// scripts assert the same (QUINE_MAX_FILE).
+pub const QUINE_MAX: u64 = 2048;
 
 const HELP: &str = "\
 cargo xtask dist [options]
@@ -27,6 +30,14 @@ hello:<os>-<arch>[-<variant>] (and hello:latest for this machine's platform).
 Then writes target/dist/oci and target/dist/hello-image.tar from the files
 this run built, without Docker (cargo xtask image --help).
 
+With --program quine: builds target/dist/<os>-<arch>/quine (linux/amd64 and
+linux/arm64; --platform all means those two), checks that what it prints is
+byte for byte the docker load archive the image code writes from it, writes
+that archive to target/dist/<os>-<arch>/quine-image.tar (and, for this
+machine, target/dist/quine and target/dist/quine-image.tar) and the OCI
+layout target/dist/quine-oci, and, with an engine, loads hello:quine and
+checks that it prints the archive again.
+
 Options:
   --program NAME         hello (default), quine or serve: which program of the
                          hello crate to build (hello/src/main.rs, hello/src/bin/)
@@ -37,7 +48,14 @@ Options:
   --message TEXT         the message, byte for byte (no newline is added)
   --message-file PATH    the message: the file's bytes, whatever they are
   --tag NAME[:TAG]       the image's name (default hello:latest and
-                         hello:<os>-<arch>[-<variant>]); one platform only
+                         hello:<os>-<arch>[-<variant>]; for serve, hello:serve
+                         and hello:serve-<os>-<arch>); one platform only
+
+For --program serve (linux/amd64 and linux/arm64):
+  --page-file PATH       the page it serves, 1 byte to 1 MiB (default: a small
+                         HTML Hello World); its type comes from the extension
+  --content-type TYPE    the page's Content-Type, whatever the extension
+  --port N               the TCP port it listens on, 1-65535 (default 8080)
   --no-docker            skip docker build and run even if an engine answers
   --require-run          exit 1 when a file or image could not be run here
                          (no qemu-user, no binfmt_misc entry, no Docker
@@ -59,6 +77,11 @@ pub struct Options {
     pub docker: bool,
     /// `--require-run`: a run that cannot be made here is a failure.
     pub require_run: bool,
+    /// `serve`'s page, type and port (the defaults for other programs).
+    pub serve: crate::serve::Config,
+    /// `--platform all`: for a program built for fewer platforms than hello,
+    /// the ones it is built for.
+    pub all_platforms: bool,
 }
 
 /// Parses the options; every problem is a usage error (status 2) that names the fix.
@@ -71,6 +94,14 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
     let mut docker = true;
     let mut require_run = false;
     let mut platforms = None;
+    let mut page_file: Option<PathBuf> = None;
+    let mut content_type: Option<String> = None;
+    let mut port: Option<OsString> = None;
+    let mut layout_given = false;
+    let mut message_given = false;
+    // Options that mean nothing for the quine, which refuses them.
+    let mut hello_only: Option<String> = None;
+    let mut all_platforms = false;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         // `--name=value` or `--name value`; values are raw bytes (a message need not be UTF-8).
@@ -88,6 +119,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
                 .or_else(|| it.next())
                 .ok_or_else(|| Error::usage(format!("{name} needs a value: {name} {what}")))
         };
+        if matches!(
+            name.as_str(),
+            "--layout" | "--message" | "--message-file" | "--tag"
+        ) {
+            hello_only = Some(name.clone());
+        }
         match name.as_str() {
             "-h" | "--help" => {
                 print!("{HELP}");
@@ -103,6 +140,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
                 })?;
             }
             "--layout" => {
+                layout_given = true;
                 let v = value("tiny|compat")?;
                 let v = v.to_string_lossy();
                 layout = Layout::parse(&v).ok_or_else(|| {
@@ -121,7 +159,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
-                platforms = Some(if v == "all" {
+                all_platforms = v == "all";
+                platforms = Some(if all_platforms {
                     PLATFORMS.iter().collect()
                 } else {
                     vec![Platform::find(&v).ok_or_else(|| {
@@ -135,8 +174,17 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
                     })?]
                 });
             }
-            "--message" => message = Some(value("TEXT")?.as_bytes().to_vec()),
-            "--message-file" => message_file = Some(value("PATH")?.into()),
+            "--message" => {
+                message_given = true;
+                message = Some(value("TEXT")?.as_bytes().to_vec())
+            }
+            "--message-file" => {
+                message_given = true;
+                message_file = Some(value("PATH")?.into())
+            }
+            "--page-file" => page_file = Some(value("PATH")?.into()),
+            "--content-type" => content_type = Some(value("TYPE")?.to_string_lossy().into()),
+            "--port" => port = Some(value("N")?),
             "--tag" => {
                 let v = value("NAME[:TAG]")?;
                 let t = v.to_str().map(str::to_string).unwrap_or_default();
@@ -157,6 +205,26 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
                 )));
             }
         }
+    }
+    let serve_option = page_file.is_some() || content_type.is_some() || port.is_some();
+    if program != Program::Serve && serve_option {
+        return Err(Error::usage(format!(
+            "--page-file, --content-type and --port are options of --program serve, not {}: add --program serve",
+            program.name()
+        )));
+    }
+    if program == Program::Serve && (message_given || layout_given) {
+        return Err(Error::usage(
+            "--message, --message-file and --layout are options of hello; serve takes --page-file, --content-type and --port",
+        ));
+    }
+    let serve = crate::serve::config(page_file, content_type, port)?;
+    if let (Program::Quine, Some(option)) = (program, &hello_only) {
+        return Err(Error::usage(format!(
+            "{option} is for --program hello: the quine prints its own image, tagged {}, \
+             and has one layout",
+            crate::image::QUINE_TAG
+        )));
     }
     let message = match (message, message_file) {
         (Some(_), Some(_)) => {
@@ -202,6 +270,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
             )));
         }
     }
+    if program == Program::Serve {
+        crate::serve::check_platforms(&platforms)?;
+    }
     if tag.is_some() && platforms.len() > 1 {
         return Err(Error::usage(
             "--tag names one image, but --platform all builds one per platform (tagged hello:<os>-<arch>[-<variant>]): drop --tag or give one --platform",
@@ -215,6 +286,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
         tag,
         docker,
         require_run,
+        serve,
+        all_platforms,
     }))
 }
 
@@ -273,16 +346,24 @@ pub fn check_tag(s: &str) -> Result<(), String> {
 }
 
 pub fn main(args: Vec<OsString>) -> Result<(), Error> {
-    let Some(opts) = parse(args)? else {
+    let Some(mut opts) = parse(args)? else {
         return Ok(());
     };
-    match opts.program {
-        Program::Hello => {}
-        other => {
-            return Err(Error::usage(format!(
-                "--program {} is not built yet: use --program hello",
-                other.name()
-            )));
+    if opts.program == Program::Quine {
+        let root = crate::root();
+        let has_script = |p: &Platform| root.join(format!("linker/quine-{}.ld", p.arch())).exists();
+        if opts.all_platforms {
+            opts.platforms.retain(|p| has_script(p));
+        }
+        for p in &opts.platforms {
+            let script = format!("linker/quine-{}.ld", p.arch());
+            if !root.join(&script).exists() {
+                return Err(Error::usage(format!(
+                    "--program quine is not built for {}: there is no {script} \
+                     (it is built for linux/amd64 and linux/arm64); give one of those to --platform",
+                    p.docker
+                )));
+            }
         }
     }
     tools::ensure_binutils()?;
@@ -303,6 +384,12 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     } else {
         None
     };
+    if opts.program == Program::Serve {
+        return crate::serve::dist(&opts, engine.as_deref());
+    }
+    if opts.program == Program::Quine {
+        return quine(&opts, engine.as_deref());
+    }
     for &platform in &opts.platforms {
         one(platform, &opts, engine.as_deref(), &mut skipped)?;
     }
@@ -328,6 +415,129 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
 fn not_run(skipped: &mut Vec<String>, what: &str, why: &str, fix: &str) {
     println!("not run: {what}: {why}; to run it: {fix}");
     skipped.push(format!("{what}: {why}"));
+}
+
+/// `dist --program quine`: builds each platform's quine, checks that what it
+/// prints is byte for byte the archive the image code writes from the file,
+/// writes the archives and the OCI layout, and, with an engine, loads the
+/// host's archive as hello:quine and checks that the image prints it again.
+fn quine(opts: &Options, engine: Option<&str>) -> Result<(), Error> {
+    let root = crate::root();
+    let host = Platform::host().map(|p| p.docker);
+    let mut quines = Vec::new();
+    for &platform in &opts.platforms {
+        let built = build(platform, Program::Quine, Layout::Compat, DEFAULT_MESSAGE)?;
+        let file = root.join(program_path(Program::Quine, platform));
+        write_file(&built.bytes, &file)?;
+        let is_host = host == Some(platform.docker);
+        let out = if is_host {
+            let out = root.join("target/dist/quine");
+            write_file(&built.bytes, &out)?;
+            out
+        } else {
+            file.clone()
+        };
+        let q = crate::image::quine(platform, &built.bytes)?;
+        // Where the bytes go, from the linker script's symbols.
+        let symbol = |name| crate::explain::symbol(&built.elf, name);
+        let base = built.header.load_address();
+        let headers = symbol("__quine_constants")? - base;
+        let constants = symbol("__quine_code")? - base - headers;
+        let size = built.bytes.len() as u64;
+        println!(
+            "quine {}: {size} bytes = ELF headers {headers} + constants {constants} + code {}; \
+             prints {} bytes; budget {QUINE_MAX} -> {}",
+            platform.docker,
+            size - headers - constants,
+            q.archive.len(),
+            out.strip_prefix(&root).unwrap_or(&out).display()
+        );
+        let mut run = run_command(platform, &file).map_err(qemu_missing)?;
+        eprintln!("$ {}", cmd::line(&run));
+        let printed = run
+            .output()
+            .map_err(|e| Error::fail(format!("could not run `{}`: {e}", cmd::line(&run))))?;
+        check_quine_output(&cmd::line(&run), &printed.stdout, &q.archive)?;
+        if !printed.status.success() {
+            return Err(Error::fail(format!(
+                "`{}` printed the archive but exited with {}",
+                cmd::line(&run),
+                printed.status
+            )));
+        }
+        println!(
+            "{} printed the {}-byte archive the image code writes, byte for byte",
+            cmd::line(&run),
+            q.archive.len()
+        );
+        quines.push(q);
+    }
+    let host_quine = quines
+        .iter()
+        .find(|q| Some(q.image.platform.docker) == host)
+        .map(|q| (q.archive.clone(), q.image.config.digest.clone()));
+    crate::image::write_quine(quines)?;
+
+    let Some(version) = engine else {
+        return Ok(());
+    };
+    let Some((archive, id)) = host_quine else {
+        println!(
+            "note: not loaded into Docker: this run did not build this machine's platform ({})",
+            host.unwrap_or(std::env::consts::ARCH)
+        );
+        return Ok(());
+    };
+    let tag = crate::image::QUINE_TAG;
+    println!(
+        "Docker engine {version}: loading {}",
+        crate::image::QUINE_ARCHIVE
+    );
+    let loaded = cmd::stdout(Command::new("docker").current_dir(&root).args([
+        "load",
+        "-i",
+        crate::image::QUINE_ARCHIVE,
+    ]))?;
+    let loaded = String::from_utf8_lossy(&loaded);
+    if !loaded.contains(&format!("Loaded image: {tag}")) {
+        return Err(Error::fail(format!(
+            "docker load printed {loaded:?}, not `Loaded image: {tag}`"
+        )));
+    }
+    let got =
+        cmd::stdout(Command::new("docker").args(["image", "inspect", "--format", "{{.Id}}", tag]))?;
+    let got = String::from_utf8_lossy(&got).trim().to_string();
+    if got != id {
+        return Err(Error::fail(format!(
+            "docker gave {tag} the image ID {got}, not sha256(config) = {id}"
+        )));
+    }
+    let platform = host.expect("the host quine was built");
+    let out = docker::run(platform, tag)?;
+    check_quine_output(&format!("docker run {tag}"), &out, &archive)?;
+    println!("image {tag}: ID {id}; docker run {tag} printed the archive it was loaded from");
+    Ok(())
+}
+
+/// Fails unless `printed` is `archive`, naming the first byte that differs.
+fn check_quine_output(what: &str, printed: &[u8], archive: &[u8]) -> Result<(), Error> {
+    if printed == archive {
+        return Ok(());
+    }
+    let at = printed
+        .iter()
+        .zip(archive)
+        .position(|(a, b)| a != b)
+        .unwrap_or(printed.len().min(archive.len()));
+    Err(Error::fail(format!(
+        "`{what}` printed {} bytes that differ from the {}-byte archive xtask/src/image.rs \
+         writes (quine) at offset {at} (block {}, byte {}): the program and the image code \
+         disagree; compare hello/src/bin/quine.rs with image::quine",
+        printed.len(),
+        archive.len(),
+        at / 512,
+        at % 512
+    )))
 }
 
 /// The `hello` file's path inside the build context, for `platform`.
@@ -372,6 +582,11 @@ fn one(
         built.header.load_address(),
         built.header.mapped_bytes(),
         out.strip_prefix(&root).unwrap_or(&out).display()
+    );
+    // The linker's output, before flattening: it keeps the symbols.
+    println!(
+        "  linked ELF (symbols for rust-nm, code for rust-objdump): {}",
+        built.elf.display()
     );
     match run_command(platform, &file) {
         Ok(mut run) => run_file(&mut run, &file, &opts.message)?,
@@ -421,6 +636,19 @@ pub fn build(
     layout: Layout,
     message: &[u8],
 ) -> Result<Built, Error> {
+    build_with(platform, program, layout, message, &[], &[])
+}
+
+/// [`build`], with more environment for hello/build.rs (`serve`'s page, type
+/// and port) and more codegen flags for this one program.
+pub fn build_with(
+    platform: &Platform,
+    program: Program,
+    layout: Layout,
+    message: &[u8],
+    env: &[(&str, std::ffi::OsString)],
+    rustflags: &[&str],
+) -> Result<Built, Error> {
     tools::ensure_target(platform.triple)?;
     let root = crate::root();
     let message_file = root.join("target/xtask/message.bin");
@@ -451,8 +679,10 @@ pub fn build(
         .args(["-C", "linker=rust-lld", "-C", "linker-flavor=ld.lld"])
         // Absolute addresses: the message's address loads as one immediate.
         .args(["-C", "relocation-model=static"])
-        // What this platform needs besides (see platform.rs).
-        .args(platform.rustflags);
+        // What this platform needs besides (see platform.rs), then this program.
+        .args(platform.rustflags)
+        .args(rustflags)
+        .envs(env.iter().map(|(k, v)| (k, v)));
     let json = cmd::stdout(&mut cargo)?;
     let elf_path = artifact(&json, program)?;
 
@@ -470,6 +700,18 @@ pub fn build(
     )?;
     let mut bytes =
         fs::read(&flat).map_err(|e| Error::fail(format!("read {}: {e}", flat.display())))?;
+    if program == Program::Serve {
+        // serve's scripts end the segment at the end of the file, and its
+        // budget is its own (checked by its dist code).
+        let header = elf::check(&bytes, platform).map_err(Error::fail)?;
+        return Ok(Built {
+            bytes,
+            header,
+            elf: elf_path,
+            message_len: message.len() as u64,
+            budget: None,
+        });
+    }
 
     // The segment ends before the trap rustc puts after the noreturn exit; the
     // linker script says so in p_filesz. Ship the segment, after checking that
@@ -490,7 +732,10 @@ pub fn build(
     bytes.truncate(end);
     let header = elf::check(&bytes, platform).map_err(Error::fail)?;
 
-    let budget = (message == DEFAULT_MESSAGE).then(|| platform.budget(layout));
+    let budget = match program {
+        Program::Quine => Some(QUINE_MAX),
+        _ => (message == DEFAULT_MESSAGE).then(|| platform.budget(layout)),
+    };
     if let Some(b) = budget {
         if bytes.len() as u64 > b {
             return Err(Error::fail(format!(
@@ -536,7 +781,7 @@ fn artifact(json: &[u8], program: Program) -> Result<PathBuf, Error> {
     )))
 }
 
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     if fs::read(path).ok().as_deref() == Some(bytes) {
         return Ok(());
     }
@@ -603,6 +848,13 @@ pub fn run_command(platform: &Platform, file: &Path) -> Result<Command, String> 
     }
     cmd.arg(file);
     Ok(cmd)
+}
+
+/// `run_command`'s answer as an error, for programs whose runs dist requires.
+pub fn qemu_missing(why: String) -> Error {
+    Error::fail(format!(
+        "{why}: install it with `apt-get install -y qemu-user-static`"
+    ))
 }
 
 fn run_file(run: &mut Command, file: &Path, message: &[u8]) -> Result<(), Error> {

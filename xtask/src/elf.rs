@@ -11,6 +11,10 @@ pub const PF_R: u32 = 4;
 /// The lowest address a file may load at (the usual vm.mmap_min_addr).
 pub const MIN_LOAD_ADDRESS: u64 = 0x10000;
 pub const PAGE: u64 = 4096;
+/// The largest page size a Linux kernel for these platforms uses (arm64,
+/// ppc64le and others build with 64 KiB pages): a file whose p_vaddr and
+/// p_offset agree modulo this loads with 4K, 16K and 64K pages alike.
+pub const MAX_PAGE: u64 = 65536;
 
 /// The ELF header and first program header fields, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,9 +182,10 @@ pub fn check(bytes: &[u8], platform: &Platform) -> Result<Header, String> {
             h.p_type, h.p_flags
         ));
     }
-    if h.p_offset % PAGE != h.p_vaddr % PAGE {
+    if h.p_offset % MAX_PAGE != h.p_vaddr % MAX_PAGE {
         return fail(format!(
-            "p_offset {:#x} and p_vaddr {:#x} differ modulo the page size",
+            "p_offset {:#x} and p_vaddr {:#x} differ modulo {MAX_PAGE:#x}: a kernel with \
+             64 KiB pages cannot map the file; put the load address on a 64 KiB boundary",
             h.p_offset, h.p_vaddr
         ));
     }
@@ -212,4 +217,112 @@ pub fn check(bytes: &[u8], platform: &Platform) -> Result<Header, String> {
         ));
     }
     Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::PLATFORMS;
+
+    /// A minimal well-formed file for `platform`: ELF header, one program
+    /// header right after it, then 8 bytes of "code"; loaded at `base`.
+    fn file(platform: &Platform, base: u64) -> Vec<u8> {
+        let (ehsize, phsize) = if platform.class64 { (64, 56) } else { (52, 32) };
+        let len = ehsize + phsize + 8;
+        let mut b = vec![0u8; len];
+        b[..4].copy_from_slice(b"\x7fELF");
+        let mut put = |off: usize, size: usize, v: u64| {
+            for i in 0..size {
+                let shift = if platform.big_endian {
+                    8 * (size - 1 - i)
+                } else {
+                    8 * i
+                };
+                b[off + i] = (v >> shift) as u8;
+            }
+        };
+        let o = if platform.class64 { &ELF64 } else { &ELF32 };
+        let w = o.word;
+        put(0x10, 2, 2);
+        put(0x12, 2, u64::from(platform.machine));
+        put(o.entry as usize, w, base + (ehsize + phsize) as u64);
+        put(o.phoff as usize, w, ehsize as u64);
+        put(o.ehsize as usize, 2, ehsize as u64);
+        put(o.phentsize as usize, 2, phsize as u64);
+        put(o.phnum as usize, 2, 1);
+        put(ehsize, 4, u64::from(PT_LOAD));
+        put(ehsize + o.p_flags as usize, 4, u64::from(PF_R | PF_X));
+        put(ehsize + o.p_offset as usize, w, 0);
+        put(ehsize + o.p_vaddr as usize, w, base);
+        put(ehsize + o.p_filesz as usize, w, len as u64);
+        put(ehsize + o.p_memsz as usize, w, len as u64);
+        b
+    }
+
+    #[test]
+    fn a_well_formed_file_passes_for_every_platform() {
+        for p in PLATFORMS {
+            let h = check(&file(p, 0x10000), p)
+                .unwrap_or_else(|e| panic!("{}: a well-formed file was refused: {e}", p.docker));
+            assert_eq!(h.load_address(), 0x10000, "{}", p.docker);
+            assert_eq!(h.mapped_bytes(), PAGE, "{}", p.docker);
+        }
+    }
+
+    #[test]
+    fn a_load_address_aligned_to_4k_only_is_refused() {
+        // 0x11000 is a 4 KiB page boundary but not a 64 KiB one: a kernel with
+        // 64 KiB pages cannot map file offset 0 there.
+        for p in PLATFORMS {
+            let err = check(&file(p, 0x11000), p).unwrap_err();
+            assert!(
+                err.contains("differ modulo 0x10000"),
+                "{}: unexpected error {err:?}",
+                p.docker
+            );
+            // 16 KiB-aligned is not enough either.
+            assert!(check(&file(p, 0x14000), p).is_err(), "{}", p.docker);
+            assert!(check(&file(p, 0x20000), p).is_ok(), "{}", p.docker);
+        }
+    }
+
+    #[test]
+    fn a_load_address_below_mmap_min_addr_is_refused() {
+        let p = &PLATFORMS[0];
+        // p_vaddr 0 is 64 KiB aligned, but below vm.mmap_min_addr.
+        let err = check(&file(p, 0), p).unwrap_err();
+        assert!(err.contains("is below 0x10000"), "{err}");
+    }
+
+    #[test]
+    fn each_field_check_names_the_field() {
+        for p in PLATFORMS {
+            let good = file(p, 0x10000);
+            let o = if p.class64 { &ELF64 } else { &ELF32 };
+            let ehsize = if p.class64 { 64 } else { 52 };
+            // (offset, size, what the error says): each field elf::check reads.
+            let cases: [(usize, usize, &str); 6] = [
+                (0x12, 2, "e_machine"),
+                (0x10, 2, "e_type"),
+                (o.phnum as usize, 2, "e_phentsize/e_phnum"),
+                (ehsize, 4, "the program header is type"),
+                (ehsize + o.p_memsz as usize, o.word, "differs from p_memsz"),
+                (o.entry as usize, o.word, "e_entry"),
+            ];
+            for (at, size, says) in cases {
+                let mut bad = good.clone();
+                // Flip a bit of the field's lowest byte, in the platform's byte order.
+                let low = if p.big_endian { at + size - 1 } else { at };
+                bad[low] ^= 0x40;
+                let err = check(&bad, p).unwrap_err();
+                assert!(err.contains(says), "{}: {says}: got {err:?}", p.docker);
+            }
+            let mut short = good.clone();
+            short.pop();
+            assert!(check(&short, p).is_err(), "{}: a truncated file", p.docker);
+            let mut magic = good;
+            magic[1] = b'F';
+            assert!(check(&magic, p).unwrap_err().contains("ELF magic"));
+        }
+    }
 }

@@ -335,7 +335,7 @@ pub fn render(rows: &[Row], layout: Layout) -> String {
 }
 
 /// The address of the symbol whose demangled name starts with `prefix`.
-fn symbol(elf: &std::path::Path, prefix: &str) -> Result<u64, Error> {
+pub fn symbol(elf: &std::path::Path, prefix: &str) -> Result<u64, Error> {
     let out = cmd::stdout(Command::new("rust-nm").arg("--demangle").arg(elf))?;
     for line in String::from_utf8_lossy(&out).lines() {
         let mut parts = line.splitn(3, ' ');

@@ -14,6 +14,10 @@
 //!   `docker load`. Docker 20.10 reads `manifest.json` (config and layer paths,
 //!   repository tags) and accepts a gzipped layer; the same archive is also an
 //!   OCI layout (`oci-layout`, `index.json`, `blobs/`), as Docker 25 writes it.
+//!
+//! The quine (`cargo xtask dist --program quine`) gets its own, smaller
+//! `docker load` archive, uncompressed and holding only what the program can
+//! print itself (`quine`), and its own OCI layout, `target/dist/quine-oci`.
 use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
@@ -250,6 +254,38 @@ pub fn mtime_secs() -> Result<u64, Error> {
         .map_or(0, |d| d.as_secs()))
 }
 
+/// The config of an image whose one layer, with digest `diff_id` uncompressed,
+/// holds `/entry`: platform, entrypoint, user, nothing else. serde_json writes
+/// the keys sorted, which the quine's own copy of this text relies on.
+fn config_blob(platform: &Platform, entry: &str, diff_id: &str) -> Blob {
+    let mut config = platform_json(platform.docker);
+    config.insert(
+        "config".into(),
+        json!({ "Entrypoint": [format!("/{entry}")], "User": USER }),
+    );
+    config.insert(
+        "rootfs".into(),
+        json!({ "type": "layers", "diff_ids": [diff_id] }),
+    );
+    Blob::json(CONFIG_TYPE, &Value::Object(config))
+}
+
+/// The manifest of an image with `config` and one `layer`.
+fn manifest_blob(config: &Blob, layer: &Blob) -> Blob {
+    // No top-level "mediaType": image-spec 1.0 reserves it and 1.1 says SHOULD;
+    // the index's descriptor and the registry's Content-Type carry the type, and
+    // its 56 bytes are 8% of what a client pulls. With no "manifests" key the
+    // document cannot be taken for an index (the CVE-2021-41190 ambiguity).
+    Blob::json(
+        MANIFEST_TYPE,
+        &json!({
+            "schemaVersion": 2,
+            "config": config.descriptor(),
+            "layers": [layer.descriptor()],
+        }),
+    )
+}
+
 /// The image of one platform's `hello` file.
 pub fn image(platform: &'static Platform, file: &[u8], mtime: u64) -> Result<Image, Error> {
     let mut tar = Tar::new(mtime);
@@ -258,29 +294,8 @@ pub fn image(platform: &'static Platform, file: &[u8], mtime: u64) -> Result<Ima
     let diff_id = sha256(&tar);
     let layer = Blob::new(LAYER_TYPE, gzip(&tar)?);
 
-    let mut config = platform_json(platform.docker);
-    config.insert(
-        "config".into(),
-        json!({ "Entrypoint": [format!("/{ENTRY}")], "User": USER }),
-    );
-    config.insert(
-        "rootfs".into(),
-        json!({ "type": "layers", "diff_ids": [diff_id] }),
-    );
-    let config = Blob::json(CONFIG_TYPE, &Value::Object(config));
-
-    // No top-level "mediaType": image-spec 1.0 reserves it and 1.1 says SHOULD;
-    // the index's descriptor and the registry's Content-Type carry the type, and
-    // its 56 bytes are 8% of what a client pulls. With no "manifests" key the
-    // document cannot be taken for an index (the CVE-2021-41190 ambiguity).
-    let manifest = Blob::json(
-        MANIFEST_TYPE,
-        &json!({
-            "schemaVersion": 2,
-            "config": config.descriptor(),
-            "layers": [layer.descriptor()],
-        }),
-    );
+    let config = config_blob(platform, ENTRY, &diff_id);
+    let manifest = manifest_blob(&config, &layer);
     Ok(Image {
         platform,
         layer,
@@ -319,6 +334,11 @@ pub fn build(files: &[(&'static Platform, PathBuf)]) -> Result<Images, Error> {
         })?;
         images.push(image(platform, &bytes, mtime)?);
     }
+    Ok(indexed(images))
+}
+
+/// `images` and the index over them, each manifest with its platform.
+pub fn indexed(images: Vec<Image>) -> Images {
     let manifests = images
         .iter()
         .map(|i| {
@@ -328,7 +348,7 @@ pub fn build(files: &[(&'static Platform, PathBuf)]) -> Result<Images, Error> {
         })
         .collect();
     let index = index_of(manifests);
-    Ok(Images { images, index })
+    Images { images, index }
 }
 
 /// `index.json` of a layout: one descriptor, for `target`, tagged `tag`.
@@ -345,7 +365,7 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 }
 
 /// Writes the OCI layout to `dir`, replacing what was there (no stale blobs).
-fn write_layout(images: &Images, dir: &Path) -> Result<(), Error> {
+pub fn write_layout(images: &Images, dir: &Path) -> Result<(), Error> {
     let tmp = dir.with_extension("tmp");
     let err = io_error(&tmp);
     if tmp.exists() {
@@ -423,6 +443,7 @@ fn rel(path: &Path) -> String {
 /// writes the OCI layout and the host platform's `docker load` archive tagged
 /// `tag`, and prints the sizes a client pulls.
 pub fn write(files: &[(&'static Platform, PathBuf)], tag: &str) -> Result<Images, Error> {
+    // (hello's images; the quine's are `write_quine`'s.)
     let images = build(files)?;
     let root = crate::root();
     let layout = root.join(LAYOUT);
@@ -518,6 +539,116 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
         ));
     }
     write(&files, &tag)?;
+    Ok(())
+}
+
+/// The tag the quine's archive gives its image: the program writes the same
+/// text into its own output, so it is not an option.
+pub const QUINE_TAG: &str = "hello:quine";
+/// The host platform's quine archive (each platform's is also in
+/// target/dist/<os>-<arch>/quine-image.tar).
+pub const QUINE_ARCHIVE: &str = "target/dist/quine-image.tar";
+/// The quine images as an OCI layout, for `cargo xtask publish --program quine`.
+pub const QUINE_LAYOUT: &str = "target/dist/quine-oci";
+/// Inside the quine's archive: the config's and the layer's names, short
+/// because the program carries each of them twice (tar header and manifest).
+const QUINE_CONFIG: &str = "c.json";
+const QUINE_LAYER: &str = "l.tar";
+
+/// One platform's quine image.
+pub struct Quine {
+    /// The `docker load` archive: byte for byte what the program prints.
+    pub archive: Vec<u8>,
+    /// The registry's form (config, gzipped layer, manifest), for the OCI layout.
+    pub image: Image,
+}
+
+/// The quine's image for `file` (its program file): the uncompressed
+/// docker-archive the program itself prints, written here from the file.
+///
+/// Everything the program can reproduce and nothing else: mtime 0 (not
+/// SOURCE_DATE_EPOCH, which the program cannot know), three regular files
+/// (no directories, no OCI index), mode 0444, and the program as `quine`, mode
+/// 0555, in the layer. Both tars end with the two zero blocks.
+pub fn quine(platform: &'static Platform, file: &[u8]) -> Result<Quine, Error> {
+    let mut layer = Tar::new(0);
+    layer.file("quine", 0o555, file)?;
+    let layer_tar = layer.finish();
+    let config = config_blob(platform, "quine", &sha256(&layer_tar));
+    let manifest_json = serde_json::to_vec(&json!([{
+        "Config": QUINE_CONFIG,
+        "RepoTags": [QUINE_TAG],
+        "Layers": [QUINE_LAYER],
+    }]))
+    .expect("a JSON value serialises");
+    let mut tar = Tar::new(0);
+    tar.file(QUINE_CONFIG, 0o444, &config.bytes)?;
+    tar.file(QUINE_LAYER, 0o444, &layer_tar)?;
+    tar.file("manifest.json", 0o444, &manifest_json)?;
+    let archive = tar.finish();
+
+    let layer = Blob::new(LAYER_TYPE, gzip(&layer_tar)?);
+    let manifest = manifest_blob(&config, &layer);
+    Ok(Quine {
+        archive,
+        image: Image {
+            platform,
+            layer,
+            config,
+            manifest,
+        },
+    })
+}
+
+/// The quine's archive for `platform`: target/dist/<os>-<arch>/quine-image.tar.
+pub fn quine_archive_path(platform: &Platform) -> PathBuf {
+    crate::root()
+        .join("target/dist")
+        .join(platform.dir_name())
+        .join("quine-image.tar")
+}
+
+/// Writes each platform's quine archive (and the host's to QUINE_ARCHIVE) and
+/// the OCI layout of them all to QUINE_LAYOUT.
+pub fn write_quine(quines: Vec<Quine>) -> Result<(), Error> {
+    let root = crate::root();
+    let host = Platform::host().map(|p| p.docker);
+    for q in &quines {
+        let path = quine_archive_path(q.image.platform);
+        write_atomic(&path, &q.archive)?;
+        println!(
+            "wrote {} ({} bytes, {QUINE_TAG}, {}, image ID {})",
+            rel(&path),
+            q.archive.len(),
+            q.image.platform.docker,
+            q.image.config.digest
+        );
+        if Some(q.image.platform.docker) == host {
+            let out = root.join(QUINE_ARCHIVE);
+            write_atomic(&out, &q.archive)?;
+            println!("wrote {} (this machine's platform)", rel(&out));
+        }
+    }
+    let images: Vec<Image> = quines.into_iter().map(|q| q.image).collect();
+    let manifests = images
+        .iter()
+        .map(|i| {
+            let mut d = i.manifest.descriptor();
+            d["platform"] = Value::Object(platform_json(i.platform.docker));
+            d
+        })
+        .collect();
+    let images = Images {
+        images,
+        index: index_of(manifests),
+    };
+    let layout = root.join(QUINE_LAYOUT);
+    write_layout(&images, &layout)?;
+    println!(
+        "wrote {} (tag {LAYOUT_TAG}, index {}): cargo xtask publish --program quine REF",
+        rel(&layout),
+        images.index.digest
+    );
     Ok(())
 }
 

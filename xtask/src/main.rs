@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod bench_serve;
 mod binfmt;
 mod cmd;
 mod dist;
@@ -15,6 +16,7 @@ mod image;
 mod platform;
 mod publish;
 mod report;
+mod serve;
 mod stress;
 mod tools;
 
@@ -23,7 +25,12 @@ cargo xtask <task> [options]
 
 Tasks:
   dist      build target/dist/hello and, if a Docker engine answers, the image
-            (cargo xtask dist --help for its options)
+            (cargo xtask dist --help for its options; --program quine builds
+            the image that prints itself, hello:quine; --program serve the
+            web server, hello:serve)
+  bench-serve
+            serve against nginx, lighttpd and busybox httpd under wrk
+            (cargo xtask bench-serve --help)
   explain   print the file as a table: every byte, every role it plays, and why
             the loader accepts it (cargo xtask explain --layout tiny|compat)
   image     write target/dist/oci (OCI layout, every platform built) and
@@ -31,6 +38,7 @@ Tasks:
             no Docker daemon needed (dist runs it too)
   publish   push target/dist/oci's whole index to a registry:
             cargo xtask publish 127.0.0.1:5000/hello:latest
+            (--program quine: target/dist/quine-oci's)
   report    build the classic hello-world images beside ours, measure them all,
             and write the table, target/report/report.json and docs/sizes.svg
             (cargo xtask report --help for its options)
@@ -83,6 +91,7 @@ fn try_main() -> Result<(), Error> {
     let rest: Vec<_> = args.collect();
     match task.as_ref().and_then(|t| t.to_str()) {
         Some("dist") => dist::main(rest),
+        Some("bench-serve") => bench_serve::main(rest),
         Some("explain") => explain::main(rest),
         Some("image") => image::main(rest),
         Some("publish") => publish::main(rest),

@@ -20,6 +20,9 @@ Docker does; others need HTTPS unless --insecure is given. Credentials come
 from skopeo's usual places (`skopeo login REGISTRY`).
 
 Options:
+  --program hello|quine
+               which images: target/dist/oci (hello, the default) or
+               target/dist/quine-oci (cargo xtask dist --program quine)
   --insecure   plain HTTP or unverified TLS for any registry
   -h, --help   print this help
 ";
@@ -48,8 +51,21 @@ fn is_loopback(registry: &str) -> bool {
 pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     let mut insecure = false;
     let mut reference = None;
-    for arg in args {
+    let mut layout_dir = image::LAYOUT;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
         match arg.to_str() {
+            Some("--program") => {
+                layout_dir = match args.next().as_ref().and_then(|v| v.to_str()) {
+                    Some("hello") => image::LAYOUT,
+                    Some("quine") => image::QUINE_LAYOUT,
+                    _ => {
+                        return Err(Error::usage(
+                            "--program needs hello or quine: cargo xtask publish --program quine REF",
+                        ));
+                    }
+                }
+            }
             Some("-h" | "--help") => {
                 print!("{HELP}");
                 return Ok(());
@@ -85,7 +101,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     }
 
     let root = crate::root();
-    let layout = root.join(image::LAYOUT);
+    let layout = root.join(layout_dir);
     let index_json = layout.join("index.json");
     let index = fs::read(&index_json).map_err(|e| {
         Error::fail(format!(
@@ -139,18 +155,16 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
 fn layout_index_digest(index_json: &[u8]) -> Result<String, Error> {
     let v: serde_json::Value = serde_json::from_slice(index_json).map_err(|e| {
         Error::fail(format!(
-            "{}/index.json is not JSON ({e}): run `cargo xtask image` again",
-            image::LAYOUT
+            "the layout's index.json is not JSON ({e}): run `cargo xtask image` (or dist) again"
         ))
     })?;
     match v["manifests"].as_array().map(Vec::as_slice) {
         Some([one]) => one["digest"]
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| Error::fail(format!("{}/index.json has no digest", image::LAYOUT))),
-        _ => Err(Error::fail(format!(
-            "{}/index.json should point at exactly one image index: run `cargo xtask image` again",
-            image::LAYOUT
-        ))),
+            .ok_or_else(|| Error::fail("the layout's index.json has no digest")),
+        _ => Err(Error::fail(
+            "the layout's index.json should point at exactly one image index: run `cargo xtask image` (or dist) again",
+        )),
     }
 }

@@ -8,11 +8,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 /// The most a client may download for linux/amd64 once it has the index:
 /// manifest + config + layer, with the default message.
@@ -740,142 +738,35 @@ fn docker_loads_the_archive_and_runs_every_platform() {
     }
 }
 
-/// Debian's docker-registry on a free port of 127.0.0.1, storage in a temp
-/// dir; stopped and removed on drop.
-struct Registry {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("find a free port")
-            .port();
-        let dir = std::env::temp_dir().join(format!("hello-registry-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(dir.join("data")).unwrap();
-        let config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.join("data").display()
-        );
-        fs::write(dir.join("config.yml"), config).unwrap();
-        let log = fs::File::create(dir.join("log")).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(dir.join("config.yml"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("run docker-registry ({e}): install it with `apt-get install -y docker-registry`")
-            });
-        let mut registry = Registry { child, dir, port };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if registry
-                .get("/v2/", "*/*")
-                .is_some_and(|(status, _, _)| status.contains(" 200 "))
-            {
-                break;
-            }
-            if let Ok(Some(status)) = registry.child.try_wait() {
-                panic!("docker-registry exited ({status}):\n{}", registry.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not answer in 20 s:\n{}",
-                registry.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        registry
-    }
-
-    /// `GET path` over HTTP/1.0: the status line, the headers (names in lower
-    /// case) and the body; None when the registry does not answer.
-    fn get(&self, path: &str, accept: &str) -> Option<(String, BTreeMap<String, String>, Vec<u8>)> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        write!(
-            s,
-            "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\n\r\n"
-        )
-        .ok()?;
-        let mut out = Vec::new();
-        s.read_to_end(&mut out).ok()?;
-        let end = out.windows(4).position(|w| w == b"\r\n\r\n")?;
-        let head = String::from_utf8_lossy(&out[..end]).into_owned();
-        let mut lines = head.split("\r\n");
-        let status = lines.next()?.to_string();
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        Some((status, headers, out[end + 4..].to_vec()))
-    }
-
-    /// What the registry serves at `path`: checks status 200, the media type
-    /// and the length it declares, and that the bytes are `want`'s.
-    fn assert_serves(&self, path: &str, media_type: &str, want: &Blob) {
-        let (status, headers, body) = self
-            .get(path, media_type)
-            .unwrap_or_else(|| panic!("the registry did not answer GET {path}"));
-        assert!(status.contains(" 200 "), "GET {path}: {status}");
-        if path.contains("/manifests/") {
-            assert_eq!(
-                headers.get("content-type").map(String::as_str),
-                Some(media_type),
-                "GET {path}: Content-Type"
-            );
-            assert_eq!(
-                headers.get("docker-content-digest"),
-                Some(&want.digest),
-                "GET {path}"
-            );
-        }
+/// What the registry serves at `path`: checks status 200, the media type
+/// and the length it declares, and that the bytes are `want`'s.
+fn assert_serves(registry: &Registry, path: &str, media_type: &str, want: &Blob) {
+    let (status, headers, body) = registry
+        .get(path, media_type)
+        .unwrap_or_else(|| panic!("the registry did not answer GET {path}"));
+    assert!(status.contains(" 200 "), "GET {path}: {status}");
+    if path.contains("/manifests/") {
         assert_eq!(
-            headers.get("content-length"),
-            Some(&body.len().to_string()),
-            "GET {path}: Content-Length"
+            headers.get("content-type").map(String::as_str),
+            Some(media_type),
+            "GET {path}: Content-Type"
         );
-        assert!(
-            body == want.bytes,
-            "GET {path}: the registry serves other bytes than {}",
-            want.digest
+        assert_eq!(
+            headers.get("docker-content-digest"),
+            Some(&want.digest),
+            "GET {path}"
         );
     }
-
-    fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("log")).unwrap_or_default()
-    }
-
-    /// Bytes of each successful GET in the access log from `from` on, by path.
-    fn gets_since(&self, from: usize) -> Vec<(String, usize)> {
-        let log = self.log();
-        log[from..]
-            .lines()
-            .filter_map(|l| {
-                // `"GET /v2/... HTTP/1.1" 200 141 ...` (Apache combined format)
-                let (_, rest) = l.split_once("\"GET ")?;
-                let (path, rest) = rest.split_once(' ')?;
-                let (_, rest) = rest.split_once("\" ")?;
-                let mut f = rest.split(' ');
-                (f.next()? == "200").then_some(())?;
-                Some((path.to_string(), f.next()?.parse().ok()?))
-            })
-            .collect()
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
+    assert_eq!(
+        headers.get("content-length"),
+        Some(&body.len().to_string()),
+        "GET {path}: Content-Length"
+    );
+    assert!(
+        body == want.bytes,
+        "GET {path}: the registry serves other bytes than {}",
+        want.digest
+    );
 }
 
 #[test]
@@ -908,7 +799,12 @@ fn publish_to_a_registry_then_pull_and_run() {
     );
 
     // The tag serves our index, byte for byte, as an OCI index.
-    registry.assert_serves("/v2/hello/manifests/latest", INDEX_TYPE, &layout.index);
+    assert_serves(
+        &registry,
+        "/v2/hello/manifests/latest",
+        INDEX_TYPE,
+        &layout.index,
+    );
 
     // Remove every local image of the index (every tag of each config), so
     // that each pull downloads for real.
@@ -950,17 +846,20 @@ fn publish_to_a_registry_then_pull_and_run() {
             );
         }
         // What the registry serves for this platform, and its total.
-        registry.assert_serves(
+        assert_serves(
+            &registry,
             &format!("/v2/hello/manifests/{}", image.manifest.digest),
             MANIFEST_TYPE,
             &image.manifest,
         );
-        registry.assert_serves(
+        assert_serves(
+            &registry,
             &format!("/v2/hello/blobs/{}", image.config.digest),
             CONFIG_TYPE,
             &image.config,
         );
-        registry.assert_serves(
+        assert_serves(
+            &registry,
             &format!("/v2/hello/blobs/{}", image.layer.digest),
             LAYER_TYPE,
             &image.layer,

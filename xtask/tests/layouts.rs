@@ -398,14 +398,3 @@ fn compatibility_matrix_matches_readme() {
         );
     }
 }
-
-#[test]
-fn readme_code_size_matches_measured() {
-    let _g = lock();
-    let (tiny, _) = build("tiny");
-    // tiny's code starts at 0x60, right after the headers, and ends the file.
-    assert_readme_block(
-        "code-size",
-        &format!("rustc compiles it to {} bytes", tiny.len() - 0x60),
-    );
-}

@@ -9,6 +9,8 @@ use core::arch::asm;
 
 /// `__NR_write` in asm-generic/unistd.h.
 const SYS_WRITE: usize = 64;
+/// `__NR_mmap` in asm-generic/unistd.h.
+const SYS_MMAP: usize = 222;
 /// `__NR_exit` in asm-generic/unistd.h. The program has one thread, so `exit`
 /// ends the process just as `exit_group` (94) would.
 const SYS_EXIT: usize = 93;
@@ -35,6 +37,37 @@ pub fn write(fd: u32, buf: &[u8]) -> isize {
     ret
 }
 
+/// `PROT_READ`, `PROT_WRITE` in include/uapi/asm-generic/mman-common.h.
+const PROT_READ: usize = 1;
+const PROT_WRITE: usize = 2;
+/// `MAP_PRIVATE` (uapi/linux/mman.h) and `MAP_ANONYMOUS` (asm-generic/mman-common.h).
+const MAP_PRIVATE: usize = 0x02;
+const MAP_ANONYMOUS: usize = 0x20;
+
+/// `mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)`:
+/// the address of `len` fresh bytes, all zero, or `-errno`.
+#[inline(always)]
+pub fn mmap_anonymous(len: usize) -> isize {
+    let ret;
+    // SAFETY: an anonymous private mapping at an address the kernel chooses
+    // (addr 0, no MAP_FIXED) replaces no existing memory and reads none; the
+    // kernel writes no user memory. `svc` preserves every register but x0.
+    unsafe {
+        asm!(
+            "svc #0",
+            inlateout("x0") 0usize as isize => ret,
+            in("x1") len,
+            in("x2") PROT_READ | PROT_WRITE,
+            in("x3") MAP_PRIVATE | MAP_ANONYMOUS,
+            in("x4") -1isize,
+            in("x5") 0usize,
+            in("x8") SYS_MMAP,
+            options(nostack, nomem),
+        );
+    }
+    ret
+}
+
 /// `exit(status)`: ends the process; the kernel keeps the low 8 bits of `status`.
 #[inline(always)]
 pub fn exit(status: u32) -> ! {
@@ -47,5 +80,148 @@ pub fn exit(status: u32) -> ! {
             in("x8") SYS_EXIT,
             options(noreturn, nostack, nomem),
         );
+    }
+}
+
+// ## The server's system calls (src/bin/serve.rs): numbers, then the raw
+// instruction with one to five arguments. The typed, safe wrappers over these
+// are in src/sys/calls.rs, shared by every architecture.
+
+/// `__NR_read` in asm-generic/unistd.h.
+pub const SYS_READ: usize = 63;
+/// `__NR_close` in asm-generic/unistd.h.
+pub const SYS_CLOSE: usize = 57;
+/// `__NR_rt_sigaction` in asm-generic/unistd.h.
+pub const SYS_RT_SIGACTION: usize = 134;
+/// `__NR_writev` in asm-generic/unistd.h.
+pub const SYS_WRITEV: usize = 66;
+/// `__NR_setitimer` in asm-generic/unistd.h (the generic table has no `alarm`).
+const SYS_SETITIMER: usize = 103;
+/// `__NR_socket` in asm-generic/unistd.h.
+pub const SYS_SOCKET: usize = 198;
+/// `__NR_shutdown` in asm-generic/unistd.h.
+pub const SYS_SHUTDOWN: usize = 210;
+/// `__NR_bind` in asm-generic/unistd.h.
+pub const SYS_BIND: usize = 200;
+/// `__NR_listen` in asm-generic/unistd.h.
+pub const SYS_LISTEN: usize = 201;
+/// `__NR_setsockopt` in asm-generic/unistd.h.
+pub const SYS_SETSOCKOPT: usize = 208;
+/// `__NR_clone` in asm-generic/unistd.h (the generic table has no `fork`).
+const SYS_CLONE: usize = 220;
+/// `__NR_accept4` in asm-generic/unistd.h.
+pub const SYS_ACCEPT4: usize = 242;
+
+/// arm64 returns from a handler through the vDSO's sigreturn trampoline when
+/// `SA_RESTORER` is not set, so no flag is needed (arch/arm64/kernel/signal.c).
+pub const SA_RESTORER: usize = 0;
+
+/// System call `n` with one argument: the result, or `-errno`.
+///
+/// # Safety
+/// The caller guarantees that the call reads and writes only memory it owns,
+/// as the kernel documents the call's arguments.
+#[inline(always)]
+pub unsafe fn syscall1(n: usize, a: usize) -> isize {
+    let ret;
+    // SAFETY: the caller vouches for the memory the call touches (see above).
+    // `svc` preserves every register but x0, the result; the kernel does not use
+    // the user stack (`nostack`).
+    unsafe {
+        asm!("svc #0", inlateout("x0") a => ret, in("x8") n, options(nostack));
+    }
+    ret
+}
+
+/// System call `n` with two arguments; see [`syscall1`].
+///
+/// # Safety
+/// As [`syscall1`].
+#[inline(always)]
+pub unsafe fn syscall2(n: usize, a: usize, b: usize) -> isize {
+    let ret;
+    // SAFETY: as in `syscall1`; the second argument goes in x1.
+    unsafe {
+        asm!("svc #0", inlateout("x0") a => ret, in("x1") b, in("x8") n, options(nostack));
+    }
+    ret
+}
+
+/// System call `n` with three arguments; see [`syscall1`].
+///
+/// # Safety
+/// As [`syscall1`].
+#[inline(always)]
+pub unsafe fn syscall3(n: usize, a: usize, b: usize, c: usize) -> isize {
+    let ret;
+    // SAFETY: as in `syscall1`; the third argument goes in x2.
+    unsafe {
+        asm!("svc #0", inlateout("x0") a => ret, in("x1") b, in("x2") c, in("x8") n,
+             options(nostack));
+    }
+    ret
+}
+
+/// System call `n` with four arguments; see [`syscall1`].
+///
+/// # Safety
+/// As [`syscall1`].
+#[inline(always)]
+pub unsafe fn syscall4(n: usize, a: usize, b: usize, c: usize, d: usize) -> isize {
+    let ret;
+    // SAFETY: as in `syscall1`; the fourth argument goes in x3.
+    unsafe {
+        asm!("svc #0", inlateout("x0") a => ret, in("x1") b, in("x2") c, in("x3") d,
+             in("x8") n, options(nostack));
+    }
+    ret
+}
+
+/// System call `n` with five arguments; see [`syscall1`].
+///
+/// # Safety
+/// As [`syscall1`].
+#[inline(always)]
+pub unsafe fn syscall5(n: usize, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
+    let ret;
+    // SAFETY: as in `syscall1`; the fifth argument goes in x4.
+    unsafe {
+        asm!("svc #0", inlateout("x0") a => ret, in("x1") b, in("x2") c, in("x3") d,
+             in("x4") e, in("x8") n, options(nostack));
+    }
+    ret
+}
+
+/// `fork()`, as `clone(SIGCHLD, 0, 0, 0, 0)`: the child's pid in the parent, 0
+/// in the child, or `-errno`.
+#[inline(always)]
+pub fn fork() -> isize {
+    /// SIGCHLD (17, include/uapi/asm-generic/signal.h): the signal the parent
+    /// gets when the child ends, as after `fork`.
+    const SIGCHLD: usize = 17;
+    let ret;
+    // SAFETY: `clone` with only an exit signal and a null stack is `fork`: it
+    // reads and writes no user memory, and the child resumes here with a copy of
+    // every register and of the address space. x1..x4 (stack, parent_tid, tls,
+    // child_tid) are zero: no new stack, nothing stored.
+    unsafe {
+        asm!("svc #0", inlateout("x0") SIGCHLD => ret, in("x1") 0, in("x2") 0,
+             in("x3") 0, in("x4") 0, in("x8") SYS_CLONE, options(nostack, nomem));
+    }
+    ret
+}
+
+/// `alarm(seconds)`, as `setitimer(ITIMER_REAL, {0, seconds}, NULL)`: SIGALRM in
+/// `seconds`, replacing any earlier alarm.
+#[inline(always)]
+pub fn alarm(seconds: u32) {
+    // struct itimerval: it_interval (0: once), then it_value, each {sec, usec}.
+    let timer: [usize; 4] = [0, 0, seconds as usize, 0];
+    // SAFETY: the kernel reads the 32 bytes of `timer`, a live local array of
+    // four 8-byte words laid out as struct itimerval; the old value pointer is
+    // null, so it writes nothing. ITIMER_REAL is 0.
+    unsafe {
+        asm!("svc #0", inlateout("x0") 0usize => _, in("x1") timer.as_ptr(), in("x2") 0,
+             in("x8") SYS_SETITIMER, options(nostack, readonly));
     }
 }

@@ -11,13 +11,19 @@ pub struct Bar {
     pub bytes: u64,
     /// `reference` (published, not measured), `classic`, `failing` or `ours`.
     pub class: &'static str,
+    /// The verdict's mark: `yes`, `no`, `not checked` or `not measured`.
+    pub well_behaved: &'static str,
+    /// The report rows this bar stands for (ours with equal files share one).
+    pub rows: Vec<String>,
+    /// Ours: the layouts the bar stands for.
+    pub layouts: Vec<&'static str>,
 }
 
 const WIDTH: f64 = 760.0;
 const LABEL_W: f64 = 250.0;
 const PLOT_W: f64 = 420.0;
 const ROW_H: f64 = 26.0;
-const TOP: f64 = 52.0;
+const TOP: f64 = 66.0;
 /// The axis runs from 10 B to 100 MB: seven decades.
 const MIN_DECADE: i32 = 1;
 const MAX_DECADE: i32 = 8;
@@ -75,13 +81,20 @@ pub fn svg(bars: &[Bar]) -> String {
 .reference {{ fill: #b8b8b8; }}
 .classic {{ fill: #4e79a7; }}
 .failing {{ fill: #e15759; }}
-.ours {{ fill: #f28e2b; }}
+.ours {{ fill: #f28e2b; stroke: #f28e2b; }}
+.reference {{ stroke: #b8b8b8; }}
+.classic {{ stroke: #4e79a7; }}
+.failing {{ stroke: #e15759; }}
+.wb-no {{ fill-opacity: 0.2; stroke-width: 1.5; }}
+.wb-not-checked {{ fill: url(#hatch); stroke-width: 1.5; }}
 .grid {{ stroke: #dddddd; }}
 .axis {{ fill: #666666; font-size: 11px; }}
 </style>
+<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/><line x1="0" y1="0" x2="0" y2="6" stroke="#f28e2b" stroke-width="3"/></pattern></defs>
 <rect width="{WIDTH}" height="{height}" fill="#ffffff"/>
 <text x="16" y="22" font-size="15" font-weight="bold">Hello-world image sizes, log scale (docker image inspect)</text>
 <text x="16" y="40" class="axis">grey: published, not measured here · blue: built and run here · red: does not run in scratch · orange: hello</text>
+<text x="16" y="54" class="axis">solid: well-behaved (all seven checks) · outlined: fails a check · hatched: a check could not be made here</text>
 "##
     );
     let bottom = TOP + ROW_H * bars.len() as f64;
@@ -101,7 +114,7 @@ pub fn svg(bars: &[Bar]) -> String {
         s.push_str(&format!(
             "<g class=\"row\" data-id=\"{id}\">\n\
              <text class=\"label\" x=\"{lx:.1}\" y=\"{ty:.1}\" text-anchor=\"end\">{label}</text>\n\
-             <rect class=\"bar {class}\" x=\"{x0}\" y=\"{by:.1}\" width=\"{w:.1}\" height=\"{bh:.1}\" data-bytes=\"{bytes}\"/>\n\
+             <rect class=\"bar {class} wb-{mark}\" x=\"{x0}\" y=\"{by:.1}\" width=\"{w:.1}\" height=\"{bh:.1}\" data-bytes=\"{bytes}\" data-well-behaved=\"{wb}\"/>\n\
              <text class=\"value\" x=\"{vx:.1}\" y=\"{ty:.1}\">{value}</text>\n\
              </g>\n",
             id = escape(&bar.id),
@@ -109,6 +122,8 @@ pub fn svg(bars: &[Bar]) -> String {
             ty = y + ROW_H * 0.5 + 4.5,
             label = escape(&bar.label),
             class = bar.class,
+            mark = bar.well_behaved.replace(' ', "-"),
+            wb = bar.well_behaved,
             by = y + 4.0,
             bh = ROW_H - 8.0,
             bytes = bar.bytes,

@@ -20,16 +20,29 @@ pub struct Published {
 /// Where the progression's figures come from.
 pub const PROGRESSION: &str =
     "the progression quoted in issue 7 (`docker images` figures from blog posts)";
+/// Where the i386 assembly figure comes from.
+pub const ASM_I386: &str =
+    "the hand-written i386 header-overlap file quoted in issue 10 (62 bytes)";
+/// Where the x86-64 assembly records come from.
+pub const ASM_RECORDS: &str =
+    "the x86-64 tiny-ELF records quoted in issue 10 (78 to 81 bytes, mapping about 4 GB)";
 pub const HUGHES: &str =
     "Oliver Hughes, \"Honey, I Shrunk the Image!\" (oliverhughes.dev), `docker images` output";
 
-/// A row that is not measured here: its base image cannot be pulled.
+/// A row the report does not build: published figures only.
 pub struct Reference {
     pub id: &'static str,
     pub label: &'static str,
     pub how: &'static str,
     pub published: Published,
+    /// The base image the report tries to pull (with a short timeout), to show
+    /// what happens here; None for a figure no pull could check.
+    pub pull: Option<&'static str>,
 }
+
+/// Where Docker's `hello-world` size today comes from.
+pub const HELLO_WORLD_TODAY: &str = "Docker's hello-world:latest for linux/amd64 (docker-library/repo-info, \
+     repos/hello-world/remote/latest.md, March 2026 images), as quoted in issue 10";
 
 pub const REFERENCES: &[Reference] = &[
     Reference {
@@ -41,6 +54,7 @@ pub const REFERENCES: &[Reference] = &[
             text: "72.8 MB",
             source: HUGHES,
         },
+        pull: Some("ubuntu:latest"),
     },
     Reference {
         id: "alpine",
@@ -51,6 +65,29 @@ pub const REFERENCES: &[Reference] = &[
             text: "5.61 MB",
             source: PROGRESSION,
         },
+        pull: Some("alpine:latest"),
+    },
+    Reference {
+        id: "hello-world-2021",
+        label: "Docker hello-world, 2021",
+        how: "docker images hello-world, as published in 2021",
+        published: Published {
+            bytes: 13_300,
+            text: "13.3 kB",
+            source: HUGHES,
+        },
+        pull: None,
+    },
+    Reference {
+        id: "hello-world-today",
+        label: "Docker hello-world, today (linux/amd64)",
+        how: "hello-world:latest for linux/amd64, as published",
+        published: Published {
+            bytes: 10_072,
+            text: "10,072 bytes",
+            source: HELLO_WORLD_TODAY,
+        },
+        pull: Some("hello-world:latest"),
     },
 ];
 
@@ -68,6 +105,9 @@ pub enum Recipe {
     },
     /// Debian busybox-static's /bin/busybox, run as `busybox echo -n MESSAGE`.
     Busybox,
+    /// Assemble a NASM source beside this file with `nasm -f bin`: it writes
+    /// the whole file, headers included. It includes `message.inc`.
+    Nasm { source: &'static str },
 }
 
 pub struct Classic {
@@ -75,6 +115,8 @@ pub struct Classic {
     pub label: &'static str,
     pub recipe: Recipe,
     pub published: Option<Published>,
+    /// The Docker platform of its file, where it is not this machine's.
+    pub platform: Option<&'static str>,
 }
 
 /// The id of the contender every run cost is divided by.
@@ -90,6 +132,7 @@ pub const CLASSICS: &[Classic] = &[
             text: "1.24 MB",
             source: PROGRESSION,
         }),
+        platform: None,
     },
     Classic {
         id: "gcc-static",
@@ -105,6 +148,7 @@ pub const CLASSICS: &[Classic] = &[
             text: "869 kB",
             source: PROGRESSION,
         }),
+        platform: None,
     },
     Classic {
         id: "gcc-static-os-s",
@@ -120,6 +164,7 @@ pub const CLASSICS: &[Classic] = &[
             text: "793 kB",
             source: PROGRESSION,
         }),
+        platform: None,
     },
     Classic {
         id: "musl-hello-world",
@@ -141,11 +186,9 @@ pub const CLASSICS: &[Classic] = &[
             ],
             strip: true,
         },
-        published: Some(Published {
-            bytes: 13_300,
-            text: "13.3 kB (hello-world)",
-            source: HUGHES,
-        }),
+        // Docker's published figures have their own rows (REFERENCES).
+        published: None,
+        platform: None,
     },
     Classic {
         id: BASELINE,
@@ -170,6 +213,7 @@ pub const CLASSICS: &[Classic] = &[
             text: "8.9 kB",
             source: PROGRESSION,
         }),
+        platform: None,
     },
     Classic {
         id: "tcc",
@@ -185,6 +229,7 @@ pub const CLASSICS: &[Classic] = &[
             text: "2.99 kB",
             source: PROGRESSION,
         }),
+        platform: None,
     },
     Classic {
         id: "tcc-static-musl",
@@ -212,6 +257,33 @@ pub const CLASSICS: &[Classic] = &[
             strip: false,
         },
         published: None,
+        platform: None,
+    },
+    Classic {
+        id: "nasm-i386",
+        label: "hand-written i386 assembly (nasm)",
+        recipe: Recipe::Nasm {
+            source: "hello-i386.asm",
+        },
+        published: Some(Published {
+            bytes: 62,
+            text: "62 bytes",
+            source: ASM_I386,
+        }),
+        platform: Some("linux/386"),
+    },
+    Classic {
+        id: "nasm-x86_64",
+        label: "hand-written x86-64 assembly (nasm)",
+        recipe: Recipe::Nasm {
+            source: "hello-x86_64.asm",
+        },
+        published: Some(Published {
+            bytes: 81,
+            text: "78 to 81 bytes",
+            source: ASM_RECORDS,
+        }),
+        platform: Some("linux/amd64"),
     },
 ];
 
@@ -233,6 +305,7 @@ const PACKAGES: &[(&str, &[&str])] = &[
     ("strip", &["binutils"]),
     ("tcc", &["tcc"]),
     ("musl-gcc", &["musl-tools"]),
+    ("nasm", &["nasm"]),
 ];
 
 const BUSYBOX: &str = "/bin/busybox";
@@ -282,6 +355,16 @@ pub fn ensure_tools() -> Result<(), Error> {
     Ok(())
 }
 
+/// NASM's `message.inc`: `MESSAGE_LEN equ N` and `%define MESSAGE db ...`, byte for byte.
+pub fn message_inc(message: &[u8]) -> String {
+    let bytes: Vec<String> = message.iter().map(|b| b.to_string()).collect();
+    format!(
+        "; Written by cargo xtask report: the message, byte for byte.\nMESSAGE_LEN equ {}\n%define MESSAGE db {}\n",
+        message.len(),
+        bytes.join(",")
+    )
+}
+
 /// `#define MESSAGE "..."`, every byte as an octal escape, so any message is a valid C string.
 pub fn message_header(message: &[u8]) -> String {
     let mut s = String::from(
@@ -324,6 +407,28 @@ pub fn build(c: &Classic, dir: &Path, inc: &Path, message: &[u8]) -> Result<Buil
                 how: format!(
                     "cp {BUSYBOX} (Debian busybox-static); ENTRYPOINT [\"/busybox\", \"echo\", \"-n\", MESSAGE]"
                 ),
+            })
+        }
+        Recipe::Nasm { source } => {
+            let src = crate::root().join("xtask/src/report").join(source);
+            let out = dir.join("hello");
+            // -I takes a prefix: the directory with its slash.
+            let mut asm = Command::new("nasm");
+            asm.args(["-f", "bin"])
+                .arg(format!("-I{}/", inc.display()))
+                .arg("-o")
+                .arg(&out)
+                .arg(&src);
+            let root = format!("{}/", crate::root().display());
+            let how = cmd::line(&asm).replace(&root, "");
+            cmd::run(&mut asm)?;
+            let bytes = fs::read(&out).map_err(io)?;
+            crate::dist::write_file(&bytes, &out)?;
+            Ok(BuiltFile {
+                path: out,
+                name: "hello",
+                args: Vec::new(),
+                how,
             })
         }
         Recipe::C {
@@ -406,3 +511,8 @@ pub fn interpreter(bytes: &[u8]) -> Option<String> {
         )
     })
 }
+
+/// The 0-byte "image": nothing copied in, only a command naming a file that a
+/// host volume must supply at run time.
+pub const CHEAT_DOCKERFILE: &str =
+    "# Written by cargo xtask report.\nFROM scratch\nCMD [\"dir/hello\"]\n";

@@ -2,7 +2,7 @@
 //! wall time), and `perf stat` counts.
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::{Error, cmd};
 
@@ -61,8 +61,8 @@ pub fn docker_run(platform: &str, tag: &str) -> Result<Output, Error> {
 
 /// The image's layers as `docker save` writes them, each gzipped as our own image
 /// layers are (zopfli, xtask/src/image.rs): the bytes a registry would store and
-/// send for them. Returns the sum.
-pub fn gzipped_layers(tag: &str) -> Result<u64, Error> {
+/// send for them, in manifest order.
+pub fn gzipped_layers(tag: &str) -> Result<Vec<Vec<u8>>, Error> {
     let out = quiet(Command::new("docker").args(["save", tag]))?;
     let archive =
         tar_entries(&out.stdout).map_err(|why| Error::fail(format!("docker save {tag}: {why}")))?;
@@ -78,17 +78,12 @@ pub fn gzipped_layers(tag: &str) -> Result<u64, Error> {
     let layers = manifest[0]["Layers"]
         .as_array()
         .ok_or_else(|| Error::fail(format!("docker save {tag}: manifest.json has no Layers")))?;
-    let mut total = 0;
+    let mut out = Vec::new();
     for layer in layers {
         let name = layer.as_str().unwrap_or_default();
-        total += gzip_len(find(name)?)?;
+        out.push(crate::image::gzip(find(name)?)?);
     }
-    Ok(total)
-}
-
-/// The length of `data` gzipped as image layers are.
-pub fn gzip_len(data: &[u8]) -> Result<u64, Error> {
-    Ok(crate::image::gzip(data)?.len() as u64)
+    Ok(out)
 }
 
 /// The regular files of a ustar archive: (path, contents).
@@ -125,6 +120,54 @@ fn tar_entries(tar: &[u8]) -> Result<Vec<(String, &[u8])>, String> {
         pos = start + size.div_ceil(512) * 512;
     }
     Ok(out)
+}
+
+/// `docker pull IMAGE`, stopped after `timeout`: one line saying what happened.
+/// Ok(size) when it pulled (the image's `docker image inspect` size).
+pub fn pull(image: &str, timeout: Duration) -> Result<u64, String> {
+    let mut c = Command::new("docker");
+    c.args(["pull", "-q", image])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    eprintln!("$ {} (for at most {} s)", cmd::line(&c), timeout.as_secs());
+    let start = Instant::now();
+    let mut child = c
+        .spawn()
+        .map_err(|e| format!("could not run `{}`: {e}", cmd::line(&c)))?;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() < timeout => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "`docker pull {image}` did not finish within {} s",
+                    timeout.as_secs()
+                ));
+            }
+            Err(e) => return Err(format!("waiting for `docker pull {image}`: {e}")),
+        }
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut stderr);
+    }
+    if !status.success() {
+        let said = stderr
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("no message")
+            .trim()
+            .replace('|', "/");
+        return Err(format!(
+            "`docker pull {image}` failed after {:.1} s: {said}",
+            start.elapsed().as_secs_f64()
+        ));
+    }
+    crate::docker::image_size(image).map_err(|e| e.message)
 }
 
 /// The median of `samples` (nanoseconds); the mean of the middle two for an even count.
@@ -181,8 +224,15 @@ pub fn docker_once(platform: &str, tag: &str, message: &[u8]) -> Result<u64, Err
 pub struct Perf {
     /// The events that count, as perf spells them.
     pub events: Vec<&'static str>,
-    /// Why a wanted event is not counted, per event.
-    pub unavailable: Vec<(&'static str, String)>,
+    /// The wanted events that do not count here, and why.
+    pub unavailable: Vec<Unavailable>,
+}
+
+pub struct Unavailable {
+    pub event: &'static str,
+    /// For a table cell: "unavailable: <short>".
+    pub short: &'static str,
+    pub why: String,
 }
 
 pub const INSTRUCTIONS: &str = "instructions:u";
@@ -190,9 +240,14 @@ pub const PAGE_FAULTS: &str = "page-faults";
 
 /// `perf stat -x, -e instructions:u,page-faults true`: which of the two count.
 pub fn perf_probe() -> Perf {
+    perf_probe_with("perf")
+}
+
+/// `perf_probe` with `program` as perf.
+pub fn perf_probe_with(program: &str) -> Perf {
     let wanted = [INSTRUCTIONS, PAGE_FAULTS];
     let out = cmd::probe(
-        Command::new("perf")
+        Command::new(program)
             .args(["stat", "-x,", "-e", &wanted.join(",")])
             .arg("true"),
     );
@@ -201,11 +256,10 @@ pub fn perf_probe() -> Perf {
             events: Vec::new(),
             unavailable: wanted
                 .iter()
-                .map(|&e| {
-                    (
-                        e,
-                        "perf is not installed (apt-get install linux-perf)".into(),
-                    )
+                .map(|&event| Unavailable {
+                    event,
+                    short: "perf not installed",
+                    why: format!("`{program}` is not installed (apt-get install linux-perf)"),
                 })
                 .collect(),
         };
@@ -215,23 +269,25 @@ pub fn perf_probe() -> Perf {
         events: Vec::new(),
         unavailable: Vec::new(),
     };
-    for e in wanted {
-        match counts.iter().find(|(name, _)| name == e) {
-            Some((_, Ok(_))) if out.status.success() => perf.events.push(e),
-            Some((_, Err(why))) => perf.unavailable.push((
-                e,
-                format!("`perf stat -e {e} true` says {why} (no hardware counters here?)"),
-            )),
-            _ => perf.unavailable.push((
-                e,
-                format!(
-                    "`perf stat -e {e} true` failed: {}",
+    for event in wanted {
+        match counts.iter().find(|(name, _)| name == event) {
+            Some((_, Ok(_))) if out.status.success() => perf.events.push(event),
+            Some((_, Err(why))) => perf.unavailable.push(Unavailable {
+                event,
+                short: "not supported here",
+                why: format!("`perf stat -e {event} true` says {why} (no hardware counters here?)"),
+            }),
+            _ => perf.unavailable.push(Unavailable {
+                event,
+                short: "perf stat failed",
+                why: format!(
+                    "`perf stat -e {event} true` failed: {}",
                     String::from_utf8_lossy(&out.stderr)
                         .lines()
                         .next()
                         .unwrap_or("no output")
                 ),
-            )),
+            }),
         }
     }
     perf
@@ -292,6 +348,16 @@ mod tests {
     fn median_of_odd_and_even() {
         assert_eq!(median(&mut [5, 1, 3]), 3);
         assert_eq!(median(&mut [4, 1, 3, 2]), 2);
+    }
+
+    #[test]
+    fn missing_perf_says_so() {
+        let p = perf_probe_with("perf-is-not-installed-here");
+        assert!(p.events.is_empty());
+        assert_eq!(p.unavailable.len(), 2);
+        for u in &p.unavailable {
+            assert_eq!(u.short, "perf not installed");
+        }
     }
 
     #[test]

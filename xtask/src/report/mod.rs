@@ -6,34 +6,44 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::platform::{Layout, PLATFORMS, Platform, Program};
-use crate::{Error, dist, docker, tools};
+use crate::{Error, cmd, dist, docker, tools};
 
 mod chart;
 mod contenders;
 mod measure;
+mod verdict;
 
 use contenders::{BASELINE, BuiltFile, Published};
+use verdict::{CHECKS, Cell, MinAddr, Runner, Subject};
 
 const HELP: &str = "\
 cargo xtask report [options]
 
 Builds every contender that can be built here (static glibc with gcc, plain and
 -Os -s; gcc -nostartfiles; tcc; musl with Docker hello-world's flags; busybox
-echo) and ours for every platform and layout, each as a FROM scratch image;
-checks that each prints the message; measures file, image and gzipped layer
-sizes and the run cost as ratios against gcc -nostartfiles; and writes:
-  stdout                        the table
+echo; hand-written i386 and x86-64 assembly with nasm; a 0-byte image that
+runs a file from a host volume) and ours for every platform and layout, each
+as a FROM scratch image; checks that each prints the message; makes the seven
+well-behaved checks on each (exact output and status 0; non-zero status on
+/dev/full and on a closed stdout; ulimit -v 256; uid 65534 with
+vm.mmap_min_addr = 65536, which it sets and restores; a hardened docker run;
+qemu-user); measures file, image and gzipped layer sizes and the run cost as
+ratios against gcc -nostartfiles; tries `docker pull` for the published
+references; prints a line on stderr as each contender starts and finishes;
+and writes:
+  stdout                        the table (last)
   target/report/report.json     everything measured
   target/report/scoreboard.md   the README's scoreboard block
+  target/report/headline.md     the README's headline block
   docs/sizes.svg                the chart of image sizes (log scale)
 
-Needs a Docker engine; installs gcc, tcc, musl-tools and busybox-static with
-apt-get when run as root, and otherwise names the command.
+Needs a Docker engine; installs gcc, tcc, musl-tools, nasm and busybox-static
+with apt-get when run as root, and otherwise names the command.
 
 Options:
   --exec-runs N     timed runs of each file (default 1000, at least 200)
@@ -93,10 +103,12 @@ fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    /// Published figures only: the base image cannot be pulled here.
+    /// Published figures only: not built here.
     Reference,
     /// Built here from real tools.
     Classic,
+    /// The 0-byte image that runs a file from a host volume.
+    Cheat,
     /// Built by `dist`.
     Ours,
 }
@@ -106,6 +118,7 @@ impl Kind {
         match self {
             Kind::Reference => "reference",
             Kind::Classic => "classic",
+            Kind::Cheat => "cheat",
             Kind::Ours => "ours",
         }
     }
@@ -124,19 +137,32 @@ struct Timing {
     runs: usize,
 }
 
+/// The verdict's cells: the seven checks, and the overall well-behaved one.
+struct Verdict {
+    checks: Vec<Cell>,
+    well_behaved: Cell,
+    /// The cheat only: its run with the host volume that holds our file.
+    with_volume: Option<Cell>,
+}
+
 struct Row {
     id: String,
     label: String,
     kind: Kind,
     platform: String,
+    /// Ours: `tiny` or `compat`.
+    layout: Option<&'static str>,
     how: String,
     file: Option<BuiltFile>,
     tag: Option<String>,
     file_bytes: Option<u64>,
+    /// sha256 of the file: rows with equal files share one chart bar.
+    file_sha256: Option<String>,
     image_bytes: Option<u64>,
     gzip_bytes: Option<u64>,
     /// The registry pull size (manifest, config and compressed layers): only
-    /// for ours, from the OCI image code (xtask/src/image.rs).
+    /// for ours, from the OCI image code (xtask/src/image.rs), which also
+    /// writes the row's OCI layout to target/report/<id>/oci.
     pull_bytes: Option<u64>,
     published: Option<Published>,
     outcome: Outcome,
@@ -144,6 +170,7 @@ struct Row {
     detail: Option<String>,
     /// The file runs natively here and printed the message.
     native_ok: bool,
+    verdict: Option<Verdict>,
     exec: Option<Timing>,
     docker: Option<Timing>,
     perf: Vec<(&'static str, f64)>,
@@ -156,10 +183,12 @@ impl Row {
             label,
             kind,
             platform: platform.to_string(),
+            layout: None,
             how: String::new(),
             file: None,
             tag: None,
             file_bytes: None,
+            file_sha256: None,
             image_bytes: None,
             gzip_bytes: None,
             pull_bytes: None,
@@ -167,6 +196,7 @@ impl Row {
             outcome: Outcome::NotRun(String::new()),
             detail: None,
             native_ok: false,
+            verdict: None,
             exec: None,
             docker: None,
             perf: Vec::new(),
@@ -177,9 +207,37 @@ impl Row {
     fn chart_bytes(&self) -> Option<u64> {
         match self.kind {
             Kind::Reference => self.published.map(|p| p.bytes),
-            Kind::Classic | Kind::Ours => self.image_bytes,
+            Kind::Classic | Kind::Cheat | Kind::Ours => self.image_bytes,
         }
     }
+
+    /// The well-behaved cell as the tables show it.
+    fn well_behaved(&self) -> String {
+        match (&self.verdict, self.kind) {
+            (Some(v), _) => v.well_behaved.text(),
+            (None, Kind::Reference) => "not measured".into(),
+            (None, _) => "-".into(),
+        }
+    }
+
+    fn is_well_behaved(&self) -> bool {
+        self.verdict
+            .as_ref()
+            .is_some_and(|v| v.well_behaved == Cell::Yes)
+    }
+}
+
+/// How long `docker pull` may try for a reference row's base image.
+const PULL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// One short progress line on stderr: `report [3/31] label: what`.
+fn progress(i: usize, n: usize, label: &str, what: &str) {
+    // Short: the whole story is in the tables and report.json.
+    let mut what = what.to_string();
+    if what.chars().count() > 90 {
+        what = what.chars().take(89).collect::<String>() + "…";
+    }
+    eprintln!("report [{}/{n}] {label}: {what}", i + 1);
 }
 
 pub fn main(args: Vec<OsString>) -> Result<(), Error> {
@@ -201,8 +259,13 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     let io = |p: &Path, e: std::io::Error| Error::fail(format!("write {}: {e}", p.display()));
     fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
     let message = dist::DEFAULT_MESSAGE;
-    let header = dir.join("message.h");
-    fs::write(&header, contenders::message_header(message)).map_err(|e| io(&header, e))?;
+    for (name, text) in [
+        ("message.h", contenders::message_header(message)),
+        ("message.inc", contenders::message_inc(message)),
+    ] {
+        let path = dir.join(name);
+        fs::write(&path, text).map_err(|e| io(&path, e))?;
+    }
 
     let host = Platform::host();
     let host_docker = host.map_or("none", |p| p.docker);
@@ -213,11 +276,16 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
         let mut row = Row::new(r.id.into(), r.label.into(), Kind::Reference, "linux/amd64");
         row.how = r.how.into();
         row.published = Some(r.published);
-        row.outcome = Outcome::NotRun("not measured: the base image cannot be pulled here".into());
+        row.outcome = Outcome::NotRun("not measured: published figure".into());
         rows.push(row);
     }
     for c in contenders::CLASSICS {
-        let mut row = Row::new(c.id.into(), c.label.into(), Kind::Classic, host_docker);
+        let mut row = Row::new(
+            c.id.into(),
+            c.label.into(),
+            Kind::Classic,
+            c.platform.unwrap_or(host_docker),
+        );
         row.published = c.published;
         match contenders::build(c, &dir.join(c.id), &dir, message) {
             Ok(file) => {
@@ -233,6 +301,14 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
         }
         rows.push(row);
     }
+    let mut cheat = Row::new(
+        CHEAT.into(),
+        "0-byte image + host volume".into(),
+        Kind::Cheat,
+        host_docker,
+    );
+    cheat.how = "FROM scratch; CMD [\"dir/hello\"]; docker run -v <dir>:/dir:ro, <dir> holding hello compat".into();
+    rows.push(cheat);
     for platform in PLATFORMS {
         for layout in Layout::ALL {
             let what = format!("{} {}", platform.docker, layout.name());
@@ -259,14 +335,20 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
                 Kind::Ours,
                 platform.docker,
             );
+            row.layout = Some(layout.name());
             row.how = format!(
                 "cargo xtask dist --layout {} (for {})",
                 layout.name(),
                 platform.docker
             );
-            // What a registry serves for this platform: the image code's own figure.
+            // What a registry serves for this platform: the image code's own
+            // figure, and its OCI layout beside the row for the tests to read.
             let pulled = crate::image::image(platform, &built.bytes, crate::image::mtime_secs()?)?;
             row.pull_bytes = Some(pulled.pull_bytes() as u64);
+            crate::image::write_layout(
+                &crate::image::indexed(vec![pulled]),
+                &dir.join(&row.id).join("oci"),
+            )?;
             row.file = Some(BuiltFile {
                 path,
                 name: "hello",
@@ -277,8 +359,37 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
         }
     }
 
-    for row in &mut rows {
-        image(row, &dir, message, host_docker)?;
+    // Check 5 needs vm.mmap_min_addr = 65536 for a moment: set here and
+    // restored when `min_addr` is dropped, right after the checks.
+    let n = rows.len();
+    let scratch = dir.join("nobody");
+    let cheat_file = rows
+        .iter()
+        .find(|r| r.kind == Kind::Ours && r.platform == host_docker && r.id.ends_with("-compat"))
+        .and_then(|r| r.file.as_ref().map(|f| f.path.clone()));
+    for (i, row) in rows.iter_mut().enumerate() {
+        progress(i, n, &row.label, "start");
+        let done = match row.kind {
+            Kind::Reference => reference(row, contenders::REFERENCES),
+            Kind::Cheat => cheat_row(row, &dir, message, cheat_file.as_deref())?,
+            Kind::Classic | Kind::Ours => {
+                image(row, &dir, message, host_docker)?;
+                verdict(row, message)?
+            }
+        };
+        progress(i, n, &row.label, &done);
+    }
+    {
+        let min_addr = MinAddr::set();
+        for row in rows.iter_mut() {
+            let (Some(file), Some(v)) = (&row.file, &mut row.verdict) else {
+                continue;
+            };
+            let platform = Platform::find(&row.platform);
+            let subject = subject(file, platform);
+            v.checks[4] = verdict::min_addr_check(&subject, &min_addr, message, &scratch);
+            v.well_behaved = verdict::overall(&v.checks);
+        }
     }
 
     time_exec(&mut rows, opts.exec_runs)?;
@@ -295,24 +406,6 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
         }
     }
 
-    let table = table(&rows);
-    println!("\n{table}");
-    for r in &rows {
-        if let Some(p) = r.published {
-            println!("published: {} {}: {}", r.label, p.text, p.source);
-        }
-    }
-    for (event, why) in &perf.unavailable {
-        println!("perf: {event} not counted: {why}");
-    }
-    for note in &notes {
-        println!("note: {note}");
-    }
-    let checks = checks(&rows);
-    for c in &checks {
-        println!("check: {c}");
-    }
-
     let bars = bars(&rows);
     let svg = chart::svg(&bars);
     for path in [dir.join("sizes.svg"), root.join("docs/sizes.svg")] {
@@ -324,6 +417,10 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     let block = scoreboard(&rows);
     let md = dir.join("scoreboard.md");
     fs::write(&md, &block).map_err(|e| io(&md, e))?;
+    let headline = headline(&rows);
+    let hl = dir.join("headline.md");
+    fs::write(&hl, &headline).map_err(|e| io(&hl, e))?;
+    let checks = checks(&rows);
 
     let report = json!({
         "message": String::from_utf8_lossy(message),
@@ -335,21 +432,226 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
         "baseline": BASELINE,
         "perf": {
             "counted": perf.events,
-            "unavailable": perf.unavailable.iter().map(|(e, why)| json!({"event": e, "why": why})).collect::<Vec<_>>(),
+            "unavailable": perf.unavailable.iter().map(|u| json!({"event": u.event, "why": u.why, "cell": format!("unavailable: {}", u.short)})).collect::<Vec<_>>(),
         },
+        "checks_made": CHECKS.iter().map(|(k, h)| json!({"key": k, "heading": h})).collect::<Vec<_>>(),
+        "hardened_docker_run": verdict::HARDENED,
+        "headline": headline,
         "notes": notes,
         "checks": checks,
         "rows": rows.iter().map(|r| row_json(&rows, r)).collect::<Vec<_>>(),
-        "chart": bars.iter().map(|b| json!({"id": b.id, "label": b.label, "bytes": b.bytes, "class": b.class})).collect::<Vec<_>>(),
+        "chart": bars.iter().map(|b| json!({"id": b.id, "label": b.label, "bytes": b.bytes, "class": b.class, "well_behaved": b.well_behaved, "rows": b.rows})).collect::<Vec<_>>(),
     });
     let json_path = dir.join("report.json");
     let text = serde_json::to_string_pretty(&report).expect("JSON values serialise") + "\n";
     fs::write(&json_path, text).map_err(|e| io(&json_path, e))?;
+
+    // Everything else first: the Markdown table is the last thing on stdout.
+    for r in &rows {
+        if let Some(p) = r.published {
+            println!(
+                "published (not measured): {} {}: {}",
+                r.label, p.text, p.source
+            );
+        }
+    }
+    for u in &perf.unavailable {
+        println!("perf: {} not counted: {}", u.event, u.why);
+    }
+    for note in &notes {
+        println!("note: {note}");
+    }
+    for c in &checks {
+        println!("check: {c}");
+    }
+    println!("headline: {headline}");
     println!(
-        "\nwrote target/report/report.json, target/report/scoreboard.md (the README block) and docs/sizes.svg in {:.0} s",
+        "wrote target/report/report.json, target/report/scoreboard.md and headline.md (the README blocks) and docs/sizes.svg in {:.0} s",
         started.elapsed().as_secs_f64()
     );
+    println!("\n{}", table(&rows, &perf));
     Ok(())
+}
+
+/// The cheat's id.
+const CHEAT: &str = "cheat-volume";
+
+/// The file's subject for the checks: how this machine runs it, and its qemu.
+fn subject<'a>(file: &'a BuiltFile, platform: Option<&'static Platform>) -> Subject<'a> {
+    let (runner, qemu) = match platform {
+        Some(p) => (Runner::for_platform(p), verdict::qemu(p)),
+        None => (
+            Runner::Native,
+            Runner::Cannot("no qemu-user is known for this platform".into()),
+        ),
+    };
+    Subject {
+        file: &file.path,
+        args: &file.args,
+        runner,
+        qemu,
+    }
+}
+
+/// A reference row: try to pull its base image, and say what happened.
+fn reference(row: &mut Row, refs: &[contenders::Reference]) -> String {
+    let Some(image) = refs.iter().find(|r| r.id == row.id).and_then(|r| r.pull) else {
+        return "published figure only, not measured".into();
+    };
+    let what = match measure::pull(image, PULL_TIMEOUT) {
+        Ok(bytes) => {
+            format!("not measured as a contender; `docker pull {image}` worked here: {bytes} bytes")
+        }
+        Err(why) => {
+            // The tables keep the cause alone ("no such host"), the same from
+            // run to run; the whole message, with its timing and resolver,
+            // goes to report.json.
+            let cause = if why.contains("did not finish") {
+                format!("no answer within {} s", PULL_TIMEOUT.as_secs())
+            } else {
+                why.rsplit(": ").next().unwrap_or(&why).trim().to_string()
+            };
+            row.detail = Some(why);
+            format!("not measured: `docker pull {image}` failed: {cause}")
+        }
+    };
+    row.outcome = Outcome::NotRun(what.clone());
+    what
+}
+
+/// The 0-byte image: built, run plainly (it must fail), run hardened, and run
+/// with the volume holding our file (it prints).
+fn cheat_row(
+    row: &mut Row,
+    dir: &Path,
+    message: &[u8],
+    ours: Option<&Path>,
+) -> Result<String, Error> {
+    let ctx = dir.join(&row.id);
+    let vol = ctx.join("dir");
+    fs::create_dir_all(&vol).map_err(|e| Error::fail(format!("{}: {e}", vol.display())))?;
+    let df = ctx.join("Dockerfile");
+    fs::write(&df, contenders::CHEAT_DOCKERFILE)
+        .map_err(|e| Error::fail(format!("write {}: {e}", df.display())))?;
+    let tag = format!("hello-report:{}", row.id);
+    // The context holds only the Dockerfile and the volume's directory, which
+    // the Dockerfile does not copy.
+    measure::docker_build(&row.platform, &tag, &df, &ctx)?;
+    row.image_bytes = Some(docker::image_size(&tag)?);
+    // No layers at all: `docker save` refuses an image without one ("empty
+    // export"), and there is nothing to gzip.
+    let layers = cmd::stdout(Command::new("docker").args([
+        "image",
+        "inspect",
+        "--format",
+        "{{len .RootFS.Layers}}",
+        &tag,
+    ]))?;
+    if String::from_utf8_lossy(&layers).trim() != "0" {
+        return Err(Error::fail(format!(
+            "{tag} should have no layers, and docker image inspect counts {}",
+            String::from_utf8_lossy(&layers).trim()
+        )));
+    }
+    row.gzip_bytes = Some(0);
+    row.tag = Some(tag.clone());
+    let Some(ours) = ours else {
+        row.outcome = Outcome::NotRun("no file of ours for this machine to mount".into());
+        return Ok("not run: no file of ours for this machine".into());
+    };
+    let file = vol.join("hello");
+    let bytes = fs::read(ours).map_err(|e| Error::fail(format!("read {}: {e}", ours.display())))?;
+    dist::write_file(&bytes, &file)?;
+    let volume = format!("{}:/dir:ro", vol.display());
+    let plain = verdict::docker_run(&row.platform, &tag, &["--network", "none"], &[])?;
+    let hardened = verdict::hardened(&row.platform, &tag, &[], message)?;
+    let with = verdict::docker_run(
+        &row.platform,
+        &tag,
+        &["--network", "none"],
+        &["-v", &volume],
+    )?;
+    let no_file = || Cell::NotChecked("the image holds no file to run".into());
+    let c1 = verdict::prints(&plain, message);
+    row.outcome = Outcome::Fails(format!(
+        "not self-contained: needs a host volume (without one: {})",
+        verdict::observed(&plain)
+    ));
+    row.detail = Some(verdict::observed(&plain));
+    row.verdict = Some(Verdict {
+        checks: vec![
+            c1,
+            no_file(),
+            no_file(),
+            no_file(),
+            no_file(),
+            hardened,
+            no_file(),
+        ],
+        well_behaved: Cell::No("not self-contained: needs a host volume".into()),
+        with_volume: Some(verdict::prints(&with, message)),
+    });
+    Ok(format!(
+        "image {} bytes; without a volume {}; with one {}",
+        row.image_bytes.unwrap_or(0),
+        verdict::observed(&plain),
+        verdict::prints(&with, message).text()
+    ))
+}
+
+/// Checks 1 to 4, 6 and 7 for a row with a file and an image (check 5 comes
+/// after, for every row at once, while vm.mmap_min_addr is raised).
+fn verdict(row: &mut Row, message: &[u8]) -> Result<String, Error> {
+    let (Some(file), Some(tag)) = (&row.file, &row.tag) else {
+        return Ok(format!(
+            "not built: {}",
+            status(&row.outcome).1.unwrap_or("")
+        ));
+    };
+    let platform = Platform::find(&row.platform);
+    let s = subject(file, platform);
+    let [c1, c2, c3, c4, c7] = verdict::local_checks(&s, message);
+    let c6 = verdict::hardened(&row.platform, tag, &[], message)?;
+    let checks = vec![
+        c1,
+        c2,
+        c3,
+        c4,
+        Cell::NotChecked("not yet made".into()),
+        c6,
+        c7,
+    ];
+    let summary = summary(&checks);
+    row.verdict = Some(Verdict {
+        well_behaved: verdict::overall(&checks),
+        checks,
+        with_volume: None,
+    });
+    Ok(format!(
+        "{} bytes; {summary} (check 5 after)",
+        row.image_bytes.unwrap_or(0)
+    ))
+}
+
+/// "yes 1,2,3; no 4; not checked 5": the checks made so far, by number.
+fn summary(checks: &[Cell]) -> String {
+    let numbers = |want: fn(&Cell) -> bool| {
+        (1..=checks.len())
+            .filter(|&i| i != 5 && want(&checks[i - 1]))
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    [
+        ("yes", numbers(|c| *c == Cell::Yes)),
+        ("no", numbers(|c| matches!(c, Cell::No(_)))),
+        ("not checked", numbers(|c| matches!(c, Cell::NotChecked(_)))),
+    ]
+    .iter()
+    .filter(|(_, n)| !n.is_empty())
+    .map(|(w, n)| format!("{w} {n}"))
+    .collect::<Vec<_>>()
+    .join("; ")
 }
 
 /// Builds the row's image, measures it, and checks what it prints, in `scratch` and natively.
@@ -360,6 +662,7 @@ fn image(row: &mut Row, dir: &Path, message: &[u8], host: &str) -> Result<(), Er
     let bytes = fs::read(&file.path)
         .map_err(|e| Error::fail(format!("read {}: {e}", file.path.display())))?;
     row.file_bytes = Some(bytes.len() as u64);
+    row.file_sha256 = Some(crate::image::sha256(&bytes));
     let tag = format!("hello-report:{}", row.id);
     let (dockerfile, context): (PathBuf, PathBuf) = if row.kind == Kind::Ours {
         (crate::root().join("Dockerfile"), dir.join(&row.id))
@@ -376,7 +679,13 @@ fn image(row: &mut Row, dir: &Path, message: &[u8], host: &str) -> Result<(), Er
     };
     measure::docker_build(&row.platform, &tag, &dockerfile, &context)?;
     row.image_bytes = Some(docker::image_size(&tag)?);
-    row.gzip_bytes = Some(measure::gzipped_layers(&tag)?);
+    // The gzipped layer, kept beside the row for the tests to decompress.
+    let layers = measure::gzipped_layers(&tag)?;
+    row.gzip_bytes = Some(layers.iter().map(|l| l.len() as u64).sum());
+    if let [layer] = &layers[..] {
+        let gz = dir.join(&row.id).join("layer.tar.gz");
+        fs::write(&gz, layer).map_err(|e| Error::fail(format!("write {}: {e}", gz.display())))?;
+    }
     row.tag = Some(tag.clone());
 
     // This machine runs the file itself: its own platform, or 386 on x86-64.
@@ -406,7 +715,7 @@ fn image(row: &mut Row, dir: &Path, message: &[u8], host: &str) -> Result<(), Er
         }
     };
     if let Outcome::Fails(why) | Outcome::NotRun(why) = &row.outcome {
-        println!(
+        eprintln!(
             "{} in scratch: {why} ({})",
             row.label,
             row.detail.as_deref().unwrap_or_default()
@@ -420,7 +729,7 @@ fn image(row: &mut Row, dir: &Path, message: &[u8], host: &str) -> Result<(), Er
             .map_err(|e| Error::fail(format!("could not run {}: {e}", file.path.display())))?;
         row.native_ok = out.status.success() && out.stdout == message;
         if !row.native_ok {
-            println!(
+            eprintln!(
                 "{}: run natively, exited with {} and printed {} bytes, not the message; not timed",
                 row.label,
                 out.status,
@@ -526,21 +835,27 @@ fn status(o: &Outcome) -> (&'static str, Option<&str>) {
     }
 }
 
-/// The full table for stdout: sizes and run cost.
-fn table(rows: &[Row]) -> String {
+/// A perf count for the table: the mean, "unavailable: <why>" when perf
+/// cannot count the event here, "-" for a file that was not run natively.
+fn perf_cell(r: &Row, perf: &measure::Perf, event: &str) -> String {
+    if let Some((_, v)) = r.perf.iter().find(|(n, _)| *n == event) {
+        return format!("{v:.0}");
+    }
+    match perf.unavailable.iter().find(|u| u.event == event) {
+        Some(u) if r.native_ok => format!("unavailable: {}", u.short),
+        _ => "-".into(),
+    }
+}
+
+/// The full table for stdout: sizes, run cost and the verdict.
+fn table(rows: &[Row], perf: &measure::Perf) -> String {
     let mut t = String::from(
         "| contender | platform | file bytes | image bytes | gzipped layer | pull | in `scratch` \
-         | exec median | × -nostartfiles | docker run median | × -nostartfiles | instructions:u | page faults |\n\
-         |---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n",
+         | exec median | × -nostartfiles | docker run median | × -nostartfiles | instructions:u | page faults | well-behaved |\n\
+         |---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for r in rows {
         let (st, _) = status(&r.outcome);
-        let perf = |e: &str| {
-            r.perf
-                .iter()
-                .find(|(n, _)| *n == e)
-                .map_or("-".into(), |(_, v)| format!("{v:.0}"))
-        };
         // A file built for another architecture cannot be timed here: say so.
         let untimed = if r.file.is_some() && !r.native_ok {
             "not timed"
@@ -563,64 +878,179 @@ fn table(rows: &[Row]) -> String {
             _ => "-".into(),
         };
         t.push_str(&format!(
-            "| {} | {} | {} | {image} | {} | {} | {st} | {exec} | {exec_x} | {dock} | {dock_x} | {} | {} |\n",
+            "| {} | {} | {} | {image} | {} | {} | {st} | {exec} | {exec_x} | {dock} | {dock_x} | {} | {} | {} |\n",
             r.label,
             r.platform,
             opt(r.file_bytes),
             opt(r.gzip_bytes),
             opt(r.pull_bytes),
-            perf(measure::INSTRUCTIONS),
-            perf(measure::PAGE_FAULTS),
+            perf_cell(r, perf, measure::INSTRUCTIONS),
+            perf_cell(r, perf, measure::PAGE_FAULTS),
+            r.well_behaved(),
         ));
     }
     t
 }
 
-/// The README's block: the deterministic figures only (sizes, and whether each runs).
+/// What the README's "prints the message in `scratch`" cell says.
+fn runs_cell(o: &Outcome) -> String {
+    match o {
+        Outcome::Prints => "yes".to_string(),
+        Outcome::Fails(why) => format!("no: {why}"),
+        Outcome::NotRun(why) => why.clone(),
+    }
+}
+
+/// The README's block: the deterministic figures (sizes, whether each runs,
+/// the verdicts) and the sources of the published figures.
 fn scoreboard(rows: &[Row]) -> String {
     let mut t = String::from(
-        "| contender | file bytes | image bytes | gzipped layer bytes | pull bytes | published | prints the message in `scratch` |\n\
-         |---|---:|---:|---:|---:|---:|---|\n",
+        "| contender | platform | file bytes | image bytes | gzipped layer bytes | pull bytes | published, not measured | prints the message in `scratch` | well-behaved |\n\
+         |---|---|---:|---:|---:|---:|---:|---|---|\n",
     );
     for r in rows {
-        let runs = match &r.outcome {
-            Outcome::Prints => "yes".to_string(),
-            Outcome::Fails(why) => format!("no: {why}"),
-            Outcome::NotRun(why) => why.clone(),
-        };
         t.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {runs} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.label,
+            r.platform,
             opt(r.file_bytes),
             opt(r.image_bytes),
             opt(r.gzip_bytes),
             opt(r.pull_bytes),
             r.published.map_or("", |p| p.text),
+            runs_cell(&r.outcome),
+            r.well_behaved(),
         ));
+    }
+    t.push_str("\nThe seven checks, for every contender with a file or an image:\n\n| contender |");
+    for (_, h) in CHECKS {
+        t.push_str(&format!(" {h} |"));
+    }
+    t.push_str("\n|---|");
+    t.push_str(&"---|".repeat(CHECKS.len()));
+    t.push('\n');
+    for r in rows {
+        let Some(v) = &r.verdict else { continue };
+        t.push_str(&format!("| {} |", r.label));
+        for c in &v.checks {
+            t.push_str(&format!(" {} |", c.text()));
+        }
+        t.push('\n');
+    }
+    for r in rows {
+        if let Some(w) = rows
+            .iter()
+            .find(|x| x.id == r.id)
+            .and_then(|x| x.verdict.as_ref())
+            .and_then(|v| v.with_volume.as_ref())
+        {
+            t.push_str(&format!(
+                "\n{}, run with `-v <dir>:/dir:ro` where <dir> holds our file: {}\n",
+                r.label,
+                w.text()
+            ));
+        }
+    }
+    t.push_str("\nPublished figures, typed in from their sources and not measured here:\n\n");
+    for r in rows {
+        if let Some(p) = r.published {
+            t.push_str(&format!("- {}: {}, from {}.\n", r.label, p.text, p.source));
+        }
     }
     t
 }
 
-/// The chart's bars: every row with an image size, measured or published, largest first.
+/// The headline sentence: our smallest image that passes all seven checks,
+/// and this machine's platform's if that is another.
+fn headline(rows: &[Row]) -> String {
+    let passing = |platform: Option<&str>| {
+        rows.iter()
+            .filter(|r| r.kind == Kind::Ours && r.is_well_behaved())
+            .filter(|r| platform.is_none_or(|p| r.platform == p))
+            .min_by_key(|r| r.image_bytes.unwrap_or(u64::MAX))
+    };
+    let Some(best) = passing(None) else {
+        return "No image of ours passed all seven checks in this run: see the Scoreboard".into();
+    };
+    let name = |r: &Row| {
+        format!(
+            "{} bytes for {} (`{}` layout)",
+            r.image_bytes.unwrap_or(0),
+            r.platform,
+            r.layout.unwrap_or("?")
+        )
+    };
+    let mut s = format!(
+        "The smallest well-behaved Docker image that prints a message, built in Rust: {}",
+        name(best)
+    );
+    let host = Platform::host().map(|p| p.docker);
+    if let Some(h) = host
+        .filter(|h| *h != best.platform)
+        .and_then(|h| passing(Some(h)))
+    {
+        s.push_str(&format!(", {}", name(h)));
+    }
+    s.push_str(". Every smaller contender on the Scoreboard fails one of its seven checks.");
+    s
+}
+
+/// The chart's bars: one per distinct image (ours with equal files on one
+/// platform share a bar), measured or published, largest first.
 fn bars(rows: &[Row]) -> Vec<chart::Bar> {
-    let mut bars: Vec<chart::Bar> = rows
-        .iter()
-        .filter_map(|r| {
-            let bytes = r.chart_bytes()?;
-            let class = match (r.kind, &r.outcome) {
-                (Kind::Reference, _) => "reference",
-                (Kind::Ours, _) => "ours",
-                (Kind::Classic, Outcome::Fails(_)) => "failing",
-                (Kind::Classic, _) => "classic",
-            };
-            Some(chart::Bar {
-                id: r.id.clone(),
-                label: r.label.clone(),
-                bytes,
-                class,
-            })
-        })
-        .collect();
+    let mut bars: Vec<chart::Bar> = Vec::new();
+    for r in rows {
+        let Some(bytes) = r.chart_bytes() else {
+            continue;
+        };
+        let mark = match (&r.verdict, r.kind) {
+            (_, Kind::Reference) => "not measured",
+            (Some(v), _) if v.well_behaved == Cell::Yes => "yes",
+            (Some(v), _) if matches!(v.well_behaved, Cell::NotChecked(_)) => "not checked",
+            _ => "no",
+        };
+        let same_file = |b: &&mut chart::Bar| {
+            r.kind == Kind::Ours
+                && b.class == "ours"
+                && rows.iter().any(|o| {
+                    b.rows.contains(&o.id)
+                        && o.platform == r.platform
+                        && o.file_sha256.is_some()
+                        && o.file_sha256 == r.file_sha256
+                })
+        };
+        if let Some(b) = bars.iter_mut().find(same_file) {
+            // The same bytes: one bar, labelled with both layouts; it is
+            // well-behaved only if every row it stands for is.
+            b.rows.push(r.id.clone());
+            b.id = format!("{}+{}", b.id, r.layout.unwrap_or("?"));
+            b.layouts.push(r.layout.unwrap_or("?"));
+            b.label = format!("hello {} ({})", b.layouts.join(" and "), r.platform);
+            if b.well_behaved != mark {
+                b.well_behaved = if b.well_behaved == "no" || mark == "no" {
+                    "no"
+                } else {
+                    "not checked"
+                };
+            }
+            continue;
+        }
+        let class = match (r.kind, &r.outcome) {
+            (Kind::Reference, _) => "reference",
+            (Kind::Ours, _) => "ours",
+            (Kind::Classic | Kind::Cheat, Outcome::Fails(_)) => "failing",
+            (Kind::Classic | Kind::Cheat, _) => "classic",
+        };
+        bars.push(chart::Bar {
+            id: r.id.clone(),
+            label: r.label.clone(),
+            bytes,
+            class,
+            well_behaved: mark,
+            rows: vec![r.id.clone()],
+            layouts: r.layout.map(|l| vec![l]).unwrap_or_default(),
+        });
+    }
     // Stable: equal sizes keep the table's order.
     bars.sort_by_key(|b| std::cmp::Reverse(b.bytes));
     bars
@@ -691,20 +1121,36 @@ fn row_json(rows: &[Row], r: &Row) -> Value {
         })
     };
     let perf = |e: &str| r.perf.iter().find(|(n, _)| *n == e).map(|(_, v)| *v);
+    let verdict = r.verdict.as_ref().map(|v| {
+        let mut m = serde_json::Map::new();
+        for ((key, _), c) in CHECKS.iter().zip(&v.checks) {
+            m.insert((*key).into(), Value::String(c.text()));
+        }
+        Value::Object(m)
+    });
+    let dir = |name: &str| format!("target/report/{}/{name}", r.id);
     json!({
         "id": r.id,
         "label": r.label,
         "kind": r.kind.name(),
         "platform": r.platform,
+        "layout": r.layout,
         "how": r.how,
+        "file": r.file.as_ref().map(|f| f.path.strip_prefix(crate::root()).unwrap_or(&f.path).display().to_string()),
         "file_bytes": r.file_bytes,
+        "file_sha256": r.file_sha256,
         "image_bytes": r.image_bytes,
         "gzip_layer_bytes": r.gzip_bytes,
+        "gzip_layer_file": (r.file.is_some() && r.gzip_bytes.is_some()).then(|| dir("layer.tar.gz")),
         "pull_bytes": r.pull_bytes,
+        "oci_layout": r.pull_bytes.map(|_| dir("oci")),
         "published": r.published.map(|p| json!({"bytes": p.bytes, "text": p.text, "source": p.source})),
         "status": st,
         "reason": why,
         "detail": r.detail,
+        "verdict": verdict,
+        "with_volume": r.verdict.as_ref().and_then(|v| v.with_volume.as_ref()).map(Cell::text),
+        "well_behaved": r.well_behaved(),
         "exec": timing(exec_of),
         "docker_run": timing(docker_of),
         "instructions_u": perf(measure::INSTRUCTIONS),

@@ -1,12 +1,21 @@
 //! Shared by the end-to-end tests: running the xtask, the built file, and Docker.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
-use std::fs::File;
-use std::io::Write;
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// The xtask's platform table (xtask/src/platform.rs), so tests cover every
+/// platform `dist` builds, including ones added later.
+#[path = "../../src/platform.rs"]
+pub mod platform;
+use platform::Platform;
 
 /// binfmt_misc's entries, read as dist reads them (xtask/src/binfmt.rs).
 #[path = "../../src/binfmt.rs"]
@@ -297,6 +306,12 @@ pub fn podman_run(image: &str, extra: &[&str]) -> Output {
     podman(&args)
 }
 
+/// `hello:test-<what>-<pid>`: an image tag no other test run uses, so runs in
+/// other checkouts sharing this Docker engine cannot change it under a test.
+pub fn own_tag(what: &str) -> String {
+    format!("hello:test-{what}-{}", std::process::id())
+}
+
 /// The text between `<!-- BEGIN name -->` and `<!-- END name -->` in README.md.
 pub fn readme_block(name: &str) -> String {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("read README.md");
@@ -370,4 +385,241 @@ pub fn assert_docker_prints(tag: &str, message: &[u8]) {
             String::from_utf8_lossy(&out.stdout)
         );
     }
+}
+
+/// Debian's docker-registry on a free port of 127.0.0.1, storage in a temp
+/// dir; stopped and removed on drop.
+pub struct Registry {
+    child: Child,
+    dir: PathBuf,
+    pub port: u16,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("find a free port")
+            .port();
+        let dir = std::env::temp_dir().join(format!("hello-registry-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("data")).unwrap();
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("data").display()
+        );
+        fs::write(dir.join("config.yml"), config).unwrap();
+        let log = fs::File::create(dir.join("log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("run docker-registry ({e}): install it with `apt-get install -y docker-registry`")
+            });
+        let mut registry = Registry { child, dir, port };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if registry
+                .get("/v2/", "*/*")
+                .is_some_and(|(status, _, _)| status.contains(" 200 "))
+            {
+                break;
+            }
+            if let Ok(Some(status)) = registry.child.try_wait() {
+                panic!("docker-registry exited ({status}):\n{}", registry.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not answer in 20 s:\n{}",
+                registry.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        registry
+    }
+
+    /// `GET path` over HTTP/1.0: the status line, the headers (names in lower
+    /// case) and the body; None when the registry does not answer.
+    pub fn get(
+        &self,
+        path: &str,
+        accept: &str,
+    ) -> Option<(String, BTreeMap<String, String>, Vec<u8>)> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\n\r\n"
+        )
+        .ok()?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).ok()?;
+        let end = out.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let head = String::from_utf8_lossy(&out[..end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status = lines.next()?.to_string();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Some((status, headers, out[end + 4..].to_vec()))
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
+    /// Bytes of each successful GET in the access log from `from` on, by path.
+    pub fn gets_since(&self, from: usize) -> Vec<(String, usize)> {
+        let log = self.log();
+        log[from..]
+            .lines()
+            .filter_map(|l| {
+                // `"GET /v2/... HTTP/1.1" 200 141 ...` (Apache combined format)
+                let (_, rest) = l.split_once("\"GET ")?;
+                let (path, rest) = rest.split_once(' ')?;
+                let (_, rest) = rest.split_once("\" ")?;
+                let mut f = rest.split(' ');
+                (f.next()? == "200").then_some(())?;
+                Some((path.to_string(), f.next()?.parse().ok()?))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The ELF header and program header fields a loader reads, decoded from the
+/// file here, independently of xtask/src/elf.rs (which `dist` uses), with the
+/// offsets of the System V ABI's Elf32/Elf64 structures.
+#[derive(Debug)]
+pub struct ElfFields {
+    pub e_type: u64,
+    pub e_machine: u64,
+    pub e_entry: u64,
+    pub e_phoff: u64,
+    pub e_phentsize: u64,
+    pub e_phnum: u64,
+    pub p_type: u64,
+    pub p_flags: u64,
+    pub p_offset: u64,
+    pub p_vaddr: u64,
+    pub p_filesz: u64,
+    pub p_memsz: u64,
+}
+
+impl ElfFields {
+    /// The address file offset 0 maps at.
+    pub fn load_address(&self) -> u64 {
+        self.p_vaddr.wrapping_sub(self.p_offset)
+    }
+}
+
+/// Decodes `bytes` as `platform`'s class and byte order (the `tiny` layout may
+/// hold the message in EI_CLASS and EI_DATA, so the file's own say nothing).
+pub fn elf_fields(bytes: &[u8], platform: &Platform, what: &str) -> ElfFields {
+    let int = |off: u64, size: u64| -> u64 {
+        let (off, size) = (off as usize, size as usize);
+        let b = bytes.get(off..off + size).unwrap_or_else(|| {
+            panic!(
+                "{what}: the file has {} bytes and ends before the field at {off:#x}",
+                bytes.len()
+            )
+        });
+        let fold = |v: u64, &x: &u8| (v << 8) | u64::from(x);
+        if platform.big_endian {
+            b.iter().fold(0, fold)
+        } else {
+            b.iter().rev().fold(0, fold)
+        }
+    };
+    // (e_entry, e_phoff, e_phentsize, e_phnum, word) and the program header's
+    // (p_flags, p_offset, p_vaddr, p_filesz, p_memsz), from Elf64_Ehdr/Elf64_Phdr
+    // and Elf32_Ehdr/Elf32_Phdr.
+    let (entry, phoff, phentsize, phnum, w) = if platform.class64 {
+        (0x18, 0x20, 0x36, 0x38, 8)
+    } else {
+        (0x18, 0x1c, 0x2a, 0x2c, 4)
+    };
+    let (flags, offset, vaddr, filesz, memsz) = if platform.class64 {
+        (0x04, 0x08, 0x10, 0x20, 0x28)
+    } else {
+        (0x18, 0x04, 0x08, 0x10, 0x14)
+    };
+    let ph = int(phoff, w);
+    ElfFields {
+        e_type: int(0x10, 2),
+        e_machine: int(0x12, 2),
+        e_entry: int(entry, w),
+        e_phoff: ph,
+        e_phentsize: int(phentsize, 2),
+        e_phnum: int(phnum, 2),
+        p_type: int(ph, 4),
+        p_flags: int(ph + flags, 4),
+        p_offset: int(ph + offset, w),
+        p_vaddr: int(ph + vaddr, w),
+        p_filesz: int(ph + filesz, w),
+        p_memsz: int(ph + memsz, w),
+    }
+}
+
+/// Asserts, from the file's bytes, everything xtask/src/elf.rs's `check` demands:
+/// the magic, ET_EXEC, the platform's e_machine, one program header of the true
+/// size, PT_LOAD readable and executable but not writable, p_vaddr = p_offset
+/// modulo 64 KiB (so 4K, 16K and 64K page kernels map it), a load address at or
+/// above 0x10000, p_filesz = p_memsz, a segment that ends where the file ends,
+/// and an entry point inside the segment after the headers.
+pub fn assert_well_formed(bytes: &[u8], platform: &Platform, what: &str) -> ElfFields {
+    assert_eq!(bytes.get(..4), Some(&b"\x7fELF"[..]), "{what}: ELF magic");
+    let f = elf_fields(bytes, platform, what);
+    assert_eq!(f.e_type, 2, "{what}: e_type must be ET_EXEC");
+    assert_eq!(
+        f.e_machine,
+        u64::from(platform.machine),
+        "{what}: e_machine for {}",
+        platform.docker
+    );
+    let phentsize = if platform.class64 { 56 } else { 32 };
+    assert_eq!(
+        (f.e_phentsize, f.e_phnum),
+        (phentsize, 1),
+        "{what}: e_phentsize and e_phnum"
+    );
+    assert_eq!(f.p_type, 1, "{what}: p_type must be PT_LOAD");
+    assert_eq!(f.p_flags & 7, 5, "{what}: p_flags must be R and X, not W");
+    assert_eq!(
+        f.p_vaddr % 0x10000,
+        f.p_offset % 0x10000,
+        "{what}: p_vaddr {:#x} and p_offset {:#x} must agree modulo 64 KiB",
+        f.p_vaddr,
+        f.p_offset
+    );
+    assert!(
+        f.load_address() >= 0x10000,
+        "{what}: load address {:#x} below vm.mmap_min_addr 0x10000",
+        f.load_address()
+    );
+    assert_eq!(f.p_filesz, f.p_memsz, "{what}: p_filesz and p_memsz");
+    assert_eq!(
+        f.p_offset + f.p_filesz,
+        bytes.len() as u64,
+        "{what}: the segment must end where the file ends"
+    );
+    let code = f.load_address() + f.e_phoff;
+    assert!(
+        (code..f.p_vaddr + f.p_filesz).contains(&f.e_entry),
+        "{what}: e_entry {:#x} outside the segment after the headers ({code:#x}..{:#x})",
+        f.e_entry,
+        f.p_vaddr + f.p_filesz
+    );
+    f
 }

@@ -1,0 +1,418 @@
+//! `cargo xtask dist --program serve`: the page, type and port `serve` bakes
+//! in, checked before anything is built; then the file and its image.
+use std::ffi::OsString;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::dist::{self, Options};
+use crate::platform::{Layout, Platform, Program};
+use crate::{Error, cmd, docker};
+
+/// The page `serve` serves when none is given (hello/build.rs has the same bytes).
+pub const DEFAULT_PAGE: &[u8] = b"<!DOCTYPE html><title>Hello World</title><h1>Hello World</h1>\n";
+/// Its type: the page is ASCII, so no charset parameter.
+pub const DEFAULT_CONTENT_TYPE: &str = "text/html";
+pub const DEFAULT_PORT: u16 = 8080;
+/// The largest page: 1 MiB. The page is part of the file, and so of the image.
+pub const MAX_PAGE: usize = 1 << 20;
+/// The image's tag for this machine's platform.
+pub const DEFAULT_TAG: &str = "hello:serve";
+
+/// What `serve` bakes in.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub page: Vec<u8>,
+    pub content_type: String,
+    pub port: u16,
+}
+
+impl Config {
+    pub fn is_default(&self) -> bool {
+        self.page == DEFAULT_PAGE && self.content_type == DEFAULT_CONTENT_TYPE
+    }
+}
+
+/// The Content-Type for a file name's extension: the common web types.
+pub fn content_type_for(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "json" => "application/json",
+        "txt" | "text" => "text/plain; charset=utf-8",
+        "md" => "text/markdown; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        "xml" => "application/xml",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "ico" => "image/vnd.microsoft.icon",
+        "wasm" => "application/wasm",
+        "pdf" => "application/pdf",
+        "woff" => "font/woff",
+        "woff2" => "font/woff2",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        "mp3" => "audio/mpeg",
+        "bin" => "application/octet-stream",
+        _ => return None,
+    })
+}
+
+/// Checks `serve`'s options (usage errors, status 2, before anything is built).
+pub fn config(
+    page_file: Option<PathBuf>,
+    content_type: Option<String>,
+    port: Option<OsString>,
+) -> Result<Config, Error> {
+    let page = match &page_file {
+        Some(path) => {
+            let page = fs::read(path).map_err(|e| {
+                Error::usage(format!(
+                    "cannot read --page-file {}: {e}; give a readable file",
+                    path.display()
+                ))
+            })?;
+            if page.is_empty() {
+                return Err(Error::usage(format!(
+                    "--page-file {} is empty: give a page of at least one byte",
+                    path.display()
+                )));
+            }
+            if page.len() > MAX_PAGE {
+                return Err(Error::usage(format!(
+                    "--page-file {} has {} bytes, more than the {MAX_PAGE} (1 MiB) allowed: give a smaller page",
+                    path.display(),
+                    page.len()
+                )));
+            }
+            page
+        }
+        None => DEFAULT_PAGE.to_vec(),
+    };
+    let content_type = match (content_type, &page_file) {
+        (Some(t), _) => {
+            let ok = !t.is_empty()
+                && t.contains('/')
+                && t.bytes().all(|b| (b' '..0x7f).contains(&b));
+            if !ok {
+                return Err(Error::usage(format!(
+                    "--content-type {t:?} is not a media type: give type/subtype in printable ASCII, e.g. text/plain"
+                )));
+            }
+            t
+        }
+        (None, Some(path)) => content_type_for(path)
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "--page-file {}: no content type known for its extension; give --content-type TYPE",
+                    path.display()
+                ))
+            })?
+            .to_string(),
+        (None, None) => DEFAULT_CONTENT_TYPE.to_string(),
+    };
+    let port = match port {
+        None => DEFAULT_PORT,
+        Some(v) => {
+            let s = v.to_string_lossy();
+            match s.parse::<u32>() {
+                Ok(p @ 1..=65535) => p as u16,
+                _ => {
+                    return Err(Error::usage(format!(
+                        "--port {s}: give a TCP port from 1 to 65535"
+                    )));
+                }
+            }
+        }
+    };
+    Ok(Config {
+        page,
+        content_type,
+        port,
+    })
+}
+
+/// The size budget with the default page and type, per platform; `None` where
+/// `serve` is not built.
+pub fn budget(platform: &Platform) -> Option<u64> {
+    match platform.arch() {
+        "x86_64" => Some(2048),
+        "aarch64" => Some(2304),
+        _ => None,
+    }
+}
+
+/// The goal, beyond the budget: 1 KiB.
+pub const GOAL: u64 = 1024;
+
+/// Refuses platforms `serve` has no system calls and linker script for.
+pub fn check_platforms(platforms: &[&'static Platform]) -> Result<(), Error> {
+    for p in platforms {
+        if budget(p).is_none() {
+            return Err(Error::usage(format!(
+                "--program serve is built for linux/amd64 and linux/arm64 only (its system calls \
+                 are in hello/src/sys/calls.rs for x86-64 and arm64), not {}: give one of those",
+                p.docker
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Builds `serve` for `platform` with `config`: the checked file's bytes.
+pub fn build(platform: &Platform, config: &Config) -> Result<dist::Built, Error> {
+    let root = crate::root();
+    // Builds with different pages or ports share target/xtask/serve-page.bin
+    // and cargo's output file, which dist reads after cargo exits: one build at
+    // a time, across processes (tests and the benchmark run in parallel).
+    let lock_path = root.join("target/xtask/serve.lock");
+    fs::create_dir_all(root.join("target/xtask"))
+        .map_err(|e| Error::fail(format!("create target/xtask: {e}")))?;
+    let lock = fs::File::create(&lock_path)
+        .and_then(|f| f.lock().map(|()| f))
+        .map_err(|e| Error::fail(format!("lock {}: {e}", lock_path.display())))?;
+    let page_file = root.join("target/xtask/serve-page.bin");
+    dist::write_if_changed(&page_file, &config.page)?;
+    let env = [
+        ("HELLO_SERVE_PAGE_FILE", page_file.into_os_string()),
+        (
+            "HELLO_SERVE_CONTENT_TYPE",
+            config.content_type.clone().into(),
+        ),
+        ("HELLO_SERVE_PORT", config.port.to_string().into()),
+    ];
+    // x86-64 enters `_start` with the stack 16-byte aligned, not 8 past it as
+    // after a call: have LLVM realign any frame that needs alignment.
+    let rustflags: &[&str] = if platform.arch() == "x86_64" {
+        &["-C", "llvm-args=-stackrealign"]
+    } else {
+        &[]
+    };
+    let built = dist::build_with(
+        platform,
+        Program::Serve,
+        Layout::Compat,
+        dist::DEFAULT_MESSAGE,
+        &env,
+        rustflags,
+    )?;
+    let budget = budget(platform).filter(|_| config.is_default());
+    if let Some(b) = budget
+        && built.bytes.len() as u64 > b
+    {
+        return Err(Error::fail(format!(
+            "serve {}: {} bytes with the default page, over the budget of {b}: see `rust-objdump -d {}` for what grew",
+            platform.docker,
+            built.bytes.len(),
+            built.elf.display()
+        )));
+    }
+    drop(lock);
+    Ok(dist::Built { budget, ..built })
+}
+
+/// `dist --program serve`: build, write, try, and package each platform.
+pub fn dist(opts: &Options, engine: Option<&str>) -> Result<(), Error> {
+    let config = &opts.serve;
+    for &platform in &opts.platforms {
+        let built = build(platform, config)?;
+        let root = crate::root();
+        let rel = dist::program_path(Program::Serve, platform);
+        let file = root.join(&rel);
+        dist::write_file(&built.bytes, &file)?;
+        println!(
+            "serve {}: {} bytes (budget {}, goal {GOAL}), port {}, page {} bytes ({}) -> {}",
+            platform.docker,
+            built.bytes.len(),
+            built
+                .budget
+                .map_or("none for this page".into(), |b| b.to_string()),
+            config.port,
+            config.page.len(),
+            config.content_type,
+            rel.display()
+        );
+        try_file(platform, &file, config)?;
+        if let Some(version) = engine {
+            let tag = match &opts.tag {
+                Some(t) => t.clone(),
+                None => tag_for(platform),
+            };
+            println!("Docker engine {version}: building {tag}");
+            image(platform, &file, &tag, config.port)?;
+            let size = docker::image_size(&tag)?;
+            println!(
+                "image {tag}: {size} bytes (docker image inspect); run it with \
+                 `docker run --rm --network host {tag}` and open http://localhost:{}/",
+                config.port
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `hello:serve` for this machine's platform, `hello:serve-linux-arm64` for others.
+pub fn tag_for(platform: &Platform) -> String {
+    let is_host = Platform::host().is_some_and(|h| h.docker == platform.docker);
+    if is_host {
+        DEFAULT_TAG.to_string()
+    } else {
+        format!("{DEFAULT_TAG}-{}", platform.dir_name())
+    }
+}
+
+/// The image's Dockerfile: the one file, as the top-level Dockerfile has it
+/// for `hello`, with the server's port declared.
+pub fn dockerfile(port: u16) -> String {
+    format!(
+        "# Generated by cargo xtask dist --program serve (xtask/src/serve.rs).\n\
+         FROM scratch\n\
+         COPY serve /serve\n\
+         USER 65534:65534\n\
+         EXPOSE {port}\n\
+         ENTRYPOINT [\"/serve\"]\n"
+    )
+}
+
+/// `docker build --platform P -t TAG -f - DIR`, DIR being `file`'s directory
+/// (target/dist/<os>-<arch>: a few small files).
+pub fn image(platform: &Platform, file: &Path, tag: &str, port: u16) -> Result<(), Error> {
+    let context = file.parent().expect("a dist file has a directory");
+    let mut cmd = Command::new("docker");
+    cmd.args([
+        "build",
+        "--quiet",
+        "--platform",
+        platform.docker,
+        "-t",
+        tag,
+        "-f",
+        "-",
+    ])
+    .arg(context);
+    let text = dockerfile(port);
+    eprintln!("$ {} < (Dockerfile, {} bytes)", cmd::line(&cmd), text.len());
+    cmd.stdin(Stdio::piped()).stdout(Stdio::null());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::fail(format!("could not run `{}`: {e}", cmd::line(&cmd))))?;
+    let written = child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(text.as_bytes());
+    let status = child
+        .wait()
+        .map_err(|e| Error::fail(format!("`{}`: {e}", cmd::line(&cmd))))?;
+    written.map_err(|e| Error::fail(format!("`{}`: {e}", cmd::line(&cmd))))?;
+    if !status.success() {
+        return Err(Error::fail(format!(
+            "`{}` failed ({status})",
+            cmd::line(&cmd)
+        )));
+    }
+    Ok(())
+}
+
+/// Starts the file (natively or under qemu-user) and checks one `GET /`, when
+/// its port is free here; otherwise says why it did not.
+fn try_file(platform: &Platform, file: &Path, config: &Config) -> Result<(), Error> {
+    if TcpListener::bind(("127.0.0.1", config.port)).is_err() {
+        println!(
+            "note: port {} is in use here, so dist did not start {} to try it",
+            config.port,
+            file.display()
+        );
+        return Ok(());
+    }
+    let mut run = dist::run_command(platform, file).map_err(dist::qemu_missing)?;
+    eprintln!("$ {} &", cmd::line(&run));
+    let child = run
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| Error::fail(format!("could not run `{}`: {e}", cmd::line(&run))))?;
+    let mut server = Server(child);
+    let response = get(config.port, Duration::from_secs(10));
+    let status = server.stop();
+    let response = response.map_err(|e| {
+        Error::fail(format!(
+            "{} did not answer GET / on port {}: {e}",
+            file.display(),
+            config.port
+        ))
+    })?;
+    let body_at = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4);
+    if !response.starts_with(b"HTTP/1.1 200 OK\r\n")
+        || body_at.map(|i| &response[i..]) != Some(&config.page[..])
+    {
+        return Err(Error::fail(format!(
+            "{}: GET / answered {} bytes starting {:?}, not 200 and the {}-byte page",
+            file.display(),
+            response.len(),
+            String::from_utf8_lossy(&response[..response.len().min(80)]),
+            config.page.len()
+        )));
+    }
+    println!(
+        "{}: GET / on port {} -> 200, {} bytes of page; SIGTERM -> {status}",
+        file.display(),
+        config.port,
+        config.page.len()
+    );
+    Ok(())
+}
+
+/// A running server, stopped with SIGTERM when dropped.
+struct Server(Child);
+
+impl Server {
+    fn stop(&mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        match self.0.wait() {
+            Ok(s) => s.to_string(),
+            Err(e) => e.to_string(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// `GET /` as HTTP/1.0 on 127.0.0.1:`port`, retried until the server listens
+/// or `within` passes: the whole response.
+fn get(port: u16, within: Duration) -> std::io::Result<Vec<u8>> {
+    let start = Instant::now();
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(mut s) => {
+                s.set_read_timeout(Some(Duration::from_secs(10)))?;
+                s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+                let mut out = Vec::new();
+                s.read_to_end(&mut out)?;
+                return Ok(out);
+            }
+            Err(e) if start.elapsed() > within => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}

@@ -1,0 +1,506 @@
+//! The quine (hello/src/bin/quine.rs, issue 12): its output is byte for byte
+//! the `docker load` archive `cargo xtask dist --program quine` writes; loaded,
+//! it is the image that printed it (same ID), and so on for every generation;
+//! its SHA-256 agrees with the `sha2` crate.
+mod common;
+
+#[path = "../../hello/src/sha256.rs"]
+mod sha256;
+
+use common::*;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const TAG: &str = "hello:quine";
+/// The file's budget (issue 12), as linker/quine-*.ld and dist's QUINE_MAX have it.
+const QUINE_MAX: usize = 2048;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha256_id(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
+/// The entries of a tar archive (regular files only): name -> (mode, data).
+/// Checks every header's checksum and that the archive ends with two zero blocks.
+fn untar(tar: &[u8]) -> BTreeMap<String, (u32, Vec<u8>)> {
+    let octal = |f: &[u8]| {
+        let s = String::from_utf8_lossy(f);
+        u64::from_str_radix(s.trim_matches(|c| c == '\0' || c == ' '), 8).unwrap()
+    };
+    assert_eq!(tar.len() % 512, 0, "a tar is whole blocks");
+    let mut entries = BTreeMap::new();
+    let mut at = 0;
+    while tar[at..at + 512].iter().any(|&b| b != 0) {
+        let h = &tar[at..at + 512];
+        let mut blank = h.to_vec();
+        blank[148..156].copy_from_slice(b"        ");
+        let sum: u64 = blank.iter().map(|&b| u64::from(b)).sum();
+        assert_eq!(octal(&h[148..156]), sum, "header checksum at {at}");
+        assert_eq!(&h[257..265], b"ustar\x0000", "ustar magic at {at}");
+        assert_eq!(h[156], b'0', "a regular file at {at}");
+        let name = String::from_utf8_lossy(&h[..100])
+            .trim_end_matches('\0')
+            .to_string();
+        let size = octal(&h[124..136]) as usize;
+        let data = tar[at + 512..at + 512 + size].to_vec();
+        entries.insert(name, (octal(&h[100..108]) as u32, data));
+        at += 512 + size.next_multiple_of(512);
+    }
+    assert_eq!(
+        &tar[at..],
+        &[0u8; 1024][..],
+        "the archive ends with two zero blocks"
+    );
+    entries
+}
+
+/// The archive's parts, checked against each other: the config's diff_id is
+/// the layer's SHA-256, the layer holds `file` as /quine, mode 0555; the
+/// manifest names them and the tag. Returns the image ID, sha256(config).
+fn check_archive(archive: &[u8], file: &[u8], arch: &str) -> String {
+    let entries = untar(archive);
+    let names: Vec<&str> = entries.keys().map(String::as_str).collect();
+    assert_eq!(names, ["c.json", "l.tar", "manifest.json"]);
+    let (_, config) = &entries["c.json"];
+    let (_, layer) = &entries["l.tar"];
+    let (_, manifest) = &entries["manifest.json"];
+    let config_json: Value = serde_json::from_slice(config).expect("the config is JSON");
+    assert_eq!(
+        config_json,
+        serde_json::json!({
+            "architecture": arch,
+            "os": "linux",
+            "config": { "Entrypoint": ["/quine"], "User": "65534:65534" },
+            "rootfs": { "type": "layers", "diff_ids": [sha256_id(layer)] },
+        }),
+        "the config, with the layer's SHA-256 as its diff_id"
+    );
+    let manifest: Value = serde_json::from_slice(manifest).expect("manifest.json is JSON");
+    assert_eq!(
+        manifest,
+        serde_json::json!([{ "Config": "c.json", "RepoTags": [TAG], "Layers": ["l.tar"] }])
+    );
+    let layer = untar(layer);
+    assert_eq!(layer.len(), 1, "the layer holds one file");
+    let (mode, data) = &layer["quine"];
+    assert_eq!(*mode, 0o555, "the program's mode in the layer");
+    assert!(data == file, "the layer's /quine is not the program file");
+    sha256_id(config)
+}
+
+/// Builds the quine for `platform` without Docker; returns (file, archive,
+/// the image ID dist printed). Caller holds `lock()`.
+fn dist_quine(platform: &str) -> (Vec<u8>, Vec<u8>, String) {
+    let out = xtask_ok(&[
+        "dist",
+        "--program",
+        "quine",
+        "--platform",
+        platform,
+        "--no-docker",
+    ]);
+    let dir = root().join("target/dist").join(platform.replace('/', "-"));
+    let file = std::fs::read(dir.join("quine")).unwrap();
+    let archive = std::fs::read(dir.join("quine-image.tar")).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let id = stdout
+        .lines()
+        .find_map(|l| {
+            l.split_once(&format!("{platform}, image ID "))?
+                .1
+                .strip_suffix(')')
+        })
+        .unwrap_or_else(|| panic!("dist printed no image ID for {platform}:\n{stdout}"))
+        .to_string();
+    (file, archive, id)
+}
+
+fn docker_ok(args: &[&str]) -> Vec<u8> {
+    let out = docker(args);
+    assert!(
+        out.status.success(),
+        "docker {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `docker load` with `archive` on stdin: its stdout.
+fn docker_load(archive: &[u8]) -> String {
+    let mut child = Command::new("docker")
+        .arg("load")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run docker load");
+    child.stdin.take().unwrap().write_all(archive).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker load failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn image_id(reference: &str) -> String {
+    let id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", reference]);
+    String::from_utf8_lossy(&id).trim().to_string()
+}
+
+fn assert_prints(out: &Output, archive: &[u8], what: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout == archive,
+        "{what} printed {} bytes, not the {}-byte archive",
+        out.stdout.len(),
+        archive.len()
+    );
+}
+
+/// The hash the program uses, built for the test (the program itself only
+/// ever hashes its own layer): the same bytes as the `sha2` crate's.
+#[test]
+fn sha256_matches_the_sha2_crate() {
+    let mut inputs: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"abc".to_vec(),
+        b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".to_vec(),
+    ];
+    // Every length around the one- and two-block padding boundaries.
+    for len in [55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129] {
+        inputs.push((0..len).map(|i| i as u8).collect());
+    }
+    // 1 MiB of pseudo-random bytes (xorshift64, fixed seed).
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    inputs.push(
+        (0..1 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 56) as u8
+            })
+            .collect(),
+    );
+    for input in &inputs {
+        let ours: Vec<u8> = sha256::sha256(input)
+            .iter()
+            .flat_map(|w| w.to_be_bytes())
+            .collect();
+        assert_eq!(
+            hex(&ours),
+            hex(&Sha256::digest(input)),
+            "SHA-256 of {} bytes",
+            input.len()
+        );
+    }
+    assert_eq!(
+        hex(&Sha256::digest(b"abc")),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}
+
+/// Natively: the file is within its limit, prints the archive the xtask wrote
+/// byte for byte and exits 0, also as uid 65534 and under `ulimit -v 256`;
+/// `> /dev/full` and a closed stdout give a non-zero status. The archive's
+/// parts agree with each other and with the ID dist printed.
+#[test]
+fn quine_prints_the_archive_the_xtask_writes() {
+    let _g = lock();
+    let (file, archive, id) = dist_quine("linux/amd64");
+    assert!(
+        file.len() <= QUINE_MAX,
+        "the amd64 quine has {} bytes, over {QUINE_MAX}",
+        file.len()
+    );
+    assert_eq!(
+        std::fs::read(root().join("target/dist/quine")).unwrap(),
+        file,
+        "target/dist/quine is the host's file"
+    );
+    assert_eq!(
+        std::fs::read(root().join("target/dist/quine-image.tar")).unwrap(),
+        archive,
+        "target/dist/quine-image.tar is the host's archive"
+    );
+    assert_eq!(check_archive(&archive, &file, "amd64"), id);
+    assert_behaves(&root().join("target/dist/quine"), &archive);
+}
+
+/// A `write` that fails with EINTR before writing anything is tried again:
+/// strace makes the first three fail so.
+#[test]
+fn quine_retries_a_write_interrupted_by_a_signal() {
+    if !tool_available(
+        "quine_retries_a_write_interrupted_by_a_signal",
+        "strace",
+        "apt-get install -y strace",
+    ) {
+        return;
+    }
+    let _g = lock();
+    let (_, archive, _) = dist_quine("linux/amd64");
+    let out = Command::new("strace")
+        .args([
+            "-o",
+            "/dev/null",
+            "-e",
+            "inject=write:error=EINTR:when=1..3",
+        ])
+        .arg(root().join("target/dist/quine"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run strace");
+    assert_prints(&out, &archive, "quine with 3 writes failing with EINTR");
+}
+
+/// The fixed point: the image dist loaded prints its archive; removed and
+/// loaded back from that output it has the same ID, which is sha256(config);
+/// and its output, loaded, gives the same ID and bytes again. Also under the
+/// hardened `docker run`.
+#[test]
+fn docker_load_of_the_output_is_the_image_that_ran() {
+    if !docker_available("docker_load_of_the_output_is_the_image_that_ran") {
+        return;
+    }
+    let _g = lock();
+    let out = xtask_ok(&["dist", "--program", "quine"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let archive = std::fs::read(root().join("target/dist/quine-image.tar")).unwrap();
+    let file = std::fs::read(root().join("target/dist/quine")).unwrap();
+    let config_id = check_archive(&archive, &file, "amd64");
+    assert!(
+        stdout.contains(&format!("image {TAG}: ID {config_id}")),
+        "dist did not load {TAG} as {config_id}:\n{stdout}"
+    );
+    let id0 = image_id(TAG);
+    assert_eq!(id0, config_id, "the image ID is sha256(config)");
+    assert_docker_prints(TAG, &archive);
+
+    let mut previous = archive.clone();
+    for generation in 1..=2 {
+        let printed = docker_run(TAG, &[]);
+        assert_prints(
+            &printed,
+            &previous,
+            &format!("generation {generation}: docker run {TAG}"),
+        );
+        docker_ok(&["rmi", TAG]);
+        let loaded = docker_load(&printed.stdout);
+        assert!(
+            loaded.contains(&format!("Loaded image: {TAG}")),
+            "generation {generation}: docker load printed {loaded:?}"
+        );
+        assert_eq!(
+            image_id(TAG),
+            id0,
+            "generation {generation}: the loaded image's ID"
+        );
+        previous = printed.stdout;
+    }
+    assert!(
+        previous == archive,
+        "the last generation printed other bytes"
+    );
+}
+
+/// The arm64 quine under qemu-user prints its archive, which loads as a
+/// linux/arm64 image whose ID is sha256(config), and which (through binfmt_misc)
+/// prints the same bytes again.
+#[test]
+fn arm64_quine_under_qemu_loads_as_arm64() {
+    let test = "arm64_quine_under_qemu_loads_as_arm64";
+    if !tool_available(
+        test,
+        "qemu-aarch64-static",
+        "apt-get install -y qemu-user-static",
+    ) || !docker_available(test)
+    {
+        return;
+    }
+    let _g = lock();
+    let (file, archive, id) = dist_quine("linux/arm64");
+    assert!(
+        file.len() <= QUINE_MAX,
+        "the arm64 quine has {} bytes",
+        file.len()
+    );
+    assert_eq!(check_archive(&archive, &file, "arm64"), id);
+    let path = root().join("target/dist/linux-arm64/quine");
+    let out = Command::new("qemu-aarch64-static")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_prints(
+        &out,
+        &archive,
+        "qemu-aarch64-static target/dist/linux-arm64/quine",
+    );
+
+    docker(&["rmi", TAG]);
+    let loaded = docker_load(&out.stdout);
+    assert!(
+        loaded.contains(&format!("Loaded image: {TAG}")),
+        "docker load printed {loaded:?}"
+    );
+    assert_eq!(image_id(TAG), id, "the arm64 image's ID is sha256(config)");
+    let arch = docker_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Os}}/{{.Architecture}}",
+        TAG,
+    ]);
+    assert_eq!(String::from_utf8_lossy(&arch).trim(), "linux/arm64");
+    if std::path::Path::new("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists() {
+        let again = docker_run(TAG, &["--platform", "linux/arm64"]);
+        assert_prints(
+            &again,
+            &archive,
+            "docker run --platform linux/arm64 hello:quine",
+        );
+    } else {
+        skip(
+            test,
+            "binfmt_misc has no qemu-aarch64 entry, so docker cannot run it",
+            "update-binfmts --enable qemu-aarch64",
+        );
+    }
+    // Leave no arm64 image under the tag that dist gives the host's.
+    docker(&["rmi", TAG]);
+}
+
+/// `cargo xtask publish --program quine` to a local registry, pulled back and
+/// run: the same image ID and the same bytes as the archive.
+#[test]
+fn published_quine_pulled_and_run_prints_the_same_bytes() {
+    let test = "published_quine_pulled_and_run_prints_the_same_bytes";
+    if !docker_available(test)
+        || !tool_available(
+            test,
+            "docker-registry",
+            "apt-get install -y docker-registry",
+        )
+        || !tool_available(test, "skopeo", "apt-get install -y skopeo")
+    {
+        return;
+    }
+    let _g = lock();
+    xtask_ok(&["dist", "--program", "quine", "--no-docker"]);
+    let archive = std::fs::read(root().join("target/dist/quine-image.tar")).unwrap();
+    let file = std::fs::read(root().join("target/dist/quine")).unwrap();
+    let id = check_archive(&archive, &file, "amd64");
+    let registry = Registry::start();
+    let reference = format!("127.0.0.1:{}/hello:quine", registry.port);
+    let out = xtask_ok(&["publish", "--program", "quine", &reference]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("published {reference}")),
+        "{stdout}"
+    );
+    // Pull for real: no local image with this config may remain.
+    docker(&["rmi", "-f", &id]);
+    docker_ok(&["pull", &reference]);
+    assert_eq!(image_id(&reference), id, "the pulled image's ID");
+    let out = docker_run(&reference, &[]);
+    assert_prints(&out, &archive, &format!("docker run {reference}"));
+    docker(&["rmi", "-f", &id]);
+}
+
+/// README.md's Quine table: each platform's file size and where its bytes go,
+/// as dist measures them.
+#[test]
+fn readme_quine_sizes_match_measured() {
+    let _g = lock();
+    let out = xtask_ok(&[
+        "dist",
+        "--program",
+        "quine",
+        "--platform",
+        "all",
+        "--no-docker",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut table = String::from(
+        "| platform | file | ELF headers | constants | code | prints |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+    );
+    let mut rows = 0;
+    for line in stdout.lines().filter(|l| l.starts_with("quine linux/")) {
+        // quine P: N bytes = ELF headers H + constants C + code X; prints A bytes; ...
+        let (platform, rest) = line["quine ".len()..].split_once(": ").unwrap();
+        let num = |key: &str| -> u64 {
+            let at = rest
+                .find(key)
+                .unwrap_or_else(|| panic!("no `{key}` in {line:?}"))
+                + key.len();
+            let digits: String = rest[at..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits
+                .parse()
+                .unwrap_or_else(|_| panic!("no number after `{key}` in {line:?}"))
+        };
+        let size = num("");
+        let parts = [num("ELF headers "), num("constants "), num("code ")];
+        assert_eq!(
+            parts.iter().sum::<u64>(),
+            size,
+            "the parts do not add up to the file: {line:?}"
+        );
+        table.push_str(&format!(
+            "| {platform} | {size} | {} | {} | {} | {} |\n",
+            parts[0],
+            parts[1],
+            parts[2],
+            num("prints ")
+        ));
+        rows += 1;
+    }
+    assert_eq!(
+        rows, 2,
+        "dist built the quine for amd64 and arm64:\n{stdout}"
+    );
+    assert_readme_block("quine-sizes", &table);
+}
+
+/// What the quine cannot do is refused with status 2 and a message that says
+/// why: hello's options, and platforms it is not built for.
+#[test]
+fn dist_quine_refuses_what_it_cannot_do() {
+    for (args, says) in [
+        (&["--message", "hi"][..], "--message is for --program hello"),
+        (&["--tag", "x:y"][..], "--tag is for --program hello"),
+        (&["--layout", "tiny"][..], "--layout is for --program hello"),
+        (
+            &["--platform", "linux/386"][..],
+            "--program quine is not built for linux/386: there is no linker/quine-x86.ld",
+        ),
+    ] {
+        let mut all = vec!["dist", "--program", "quine", "--no-docker"];
+        all.extend_from_slice(args);
+        let out = xtask(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{all:?}: {stderr}");
+        assert!(
+            stderr.contains(says),
+            "{all:?} printed {stderr:?}, not {says:?}"
+        );
+    }
+}
