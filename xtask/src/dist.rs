@@ -61,6 +61,11 @@ For --program serve (linux/amd64 and linux/arm64):
   --content-type TYPE    the page's Content-Type, whatever the extension
   --port N               the TCP port it listens on, 1-65535 (default 8080)
   --no-docker            skip docker build and run even if an engine answers
+  --require-run          exit 1 when a file or image could not be run here
+                         (no qemu-user, no binfmt_misc entry, no Docker
+                         engine); without it dist builds everything, says in
+                         one line what it did not run and how to fix that,
+                         and exits 0
   -h, --help             print this help
 ";
 
@@ -74,6 +79,8 @@ pub struct Options {
     /// `--tag`, if given: replaces the default tags.
     pub tag: Option<String>,
     pub docker: bool,
+    /// `--require-run`: a run that cannot be made here is a failure.
+    pub require_run: bool,
     /// `serve`'s page, type and port (the defaults for other programs).
     pub serve: crate::serve::Config,
     /// `--platform all`: for a program built for fewer platforms than hello,
@@ -89,6 +96,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
     let mut message_file: Option<PathBuf> = None;
     let mut tag = None;
     let mut docker = true;
+    let mut require_run = false;
     let mut platforms = None;
     let mut page_file: Option<PathBuf> = None;
     let mut content_type: Option<String> = None;
@@ -193,6 +201,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
                 tag = Some(t);
             }
             "--no-docker" => docker = false,
+            "--require-run" => require_run = true,
             _ => {
                 return Err(Error::usage(format!(
                     "unknown option `{}`: run `cargo xtask dist --help` for the options",
@@ -280,6 +289,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
         message,
         tag,
         docker,
+        require_run,
         serve,
         all_platforms,
     }))
@@ -361,6 +371,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
         }
     }
     tools::ensure_binutils()?;
+    let mut skipped = Vec::new();
     let engine = if opts.docker {
         match docker::engine() {
             Ok(v) => Some(v),
@@ -370,6 +381,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
                     "note: {}, then run cargo xtask dist again.",
                     docker::START_HINT
                 );
+                skipped.push(format!("docker build and run: no Docker engine ({why})"));
                 None
             }
         }
@@ -383,7 +395,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
         return quine(&opts, engine.as_deref());
     }
     for &platform in &opts.platforms {
-        one(platform, &opts, engine.as_deref())?;
+        one(platform, &opts, engine.as_deref(), &mut skipped)?;
     }
     // The OCI layout and the `docker load` archive, from the files just written.
     let built_now: Vec<_> = opts
@@ -392,7 +404,21 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
         .map(|&p| (p, crate::root().join(dist_path(p))))
         .collect();
     crate::image::write(&built_now, opts.tag.as_deref().unwrap_or(DEFAULT_TAG))?;
+    if opts.require_run && !skipped.is_empty() {
+        return Err(Error::fail(format!(
+            "--require-run: {} run(s) could not be made here (see the `not run` lines above): {}",
+            skipped.len(),
+            skipped.join("; ")
+        )));
+    }
     Ok(())
+}
+
+/// A run that cannot be made here: says so in one line (what, why, the
+/// command that fixes it) and records it for --require-run.
+fn not_run(skipped: &mut Vec<String>, what: &str, why: &str, fix: &str) {
+    println!("not run: {what}: {why}; to run it: {fix}");
+    skipped.push(format!("{what}: {why}"));
 }
 
 /// `dist --program quine`: builds each platform's quine, checks that what it
@@ -430,24 +456,29 @@ fn quine(opts: &Options, engine: Option<&str>) -> Result<(), Error> {
             q.archive.len(),
             out.strip_prefix(&root).unwrap_or(&out).display()
         );
-        let mut run = run_command(platform, &file)?;
-        eprintln!("$ {}", cmd::line(&run));
-        let printed = run
-            .output()
-            .map_err(|e| Error::fail(format!("could not run `{}`: {e}", cmd::line(&run))))?;
-        check_quine_output(&cmd::line(&run), &printed.stdout, &q.archive)?;
-        if !printed.status.success() {
-            return Err(Error::fail(format!(
-                "`{}` printed the archive but exited with {}",
-                cmd::line(&run),
-                printed.status
-            )));
+        match run_command(platform, &file) {
+            Ok(mut run) => {
+                eprintln!("$ {}", cmd::line(&run));
+                let printed = run.output().map_err(|e| {
+                    Error::fail(format!("could not run `{}`: {e}", cmd::line(&run)))
+                })?;
+                check_quine_output(&cmd::line(&run), &printed.stdout, &q.archive)?;
+                if !printed.status.success() {
+                    return Err(Error::fail(format!(
+                        "`{}` printed the archive but exited with {}",
+                        cmd::line(&run),
+                        printed.status
+                    )));
+                }
+                println!(
+                    "{} printed the {}-byte archive the image code writes, byte for byte",
+                    cmd::line(&run),
+                    q.archive.len()
+                );
+            }
+            Err(why) if opts.require_run => return Err(qemu_missing(why)),
+            Err(why) => say_not_run(&file, &why),
         }
-        println!(
-            "{} printed the {}-byte archive the image code writes, byte for byte",
-            cmd::line(&run),
-            q.archive.len()
-        );
         quines.push(q);
     }
     let host_quine = quines
@@ -531,7 +562,12 @@ pub fn program_path(program: Program, platform: &Platform) -> PathBuf {
 }
 
 /// Builds, writes, runs, and (with an engine) packages one platform's file.
-fn one(platform: &'static Platform, opts: &Options, engine: Option<&str>) -> Result<(), Error> {
+fn one(
+    platform: &'static Platform,
+    opts: &Options,
+    engine: Option<&str>,
+    skipped: &mut Vec<String>,
+) -> Result<(), Error> {
     let built = build(platform, Program::Hello, opts.layout, &opts.message)?;
     let root = crate::root();
     let file = root.join(dist_path(platform));
@@ -561,7 +597,18 @@ fn one(platform: &'static Platform, opts: &Options, engine: Option<&str>) -> Res
         "  linked ELF (symbols for rust-nm, code for rust-objdump): {}",
         built.elf.display()
     );
-    run_file(platform, &file, &opts.message)?;
+    match run_command(platform, &file) {
+        Ok(mut run) => run_file(&mut run, &file, &opts.message)?,
+        Err(why) => not_run(
+            skipped,
+            &format!(
+                "{} under qemu-user (the file is built)",
+                file.strip_prefix(&root).unwrap_or(&file).display()
+            ),
+            &why,
+            "apt-get install -y qemu-user-static",
+        ),
+    }
     if let Some(version) = engine {
         let tags = match &opts.tag {
             Some(t) => vec![t.clone()],
@@ -569,7 +616,7 @@ fn one(platform: &'static Platform, opts: &Options, engine: Option<&str>) -> Res
             None => vec![platform_tag(platform)],
         };
         println!("Docker engine {version}: building {}", tags.join(", "));
-        image(platform, &tags, &opts.message, built.bytes.len() as u64)?;
+        image(platform, &tags, &opts.message, &built.bytes, skipped)?;
     }
     Ok(())
 }
@@ -797,12 +844,13 @@ fn show(label: &str, out: &[u8]) {
     let _ = stdout.flush();
 }
 
-/// The command that runs `file` here: itself, or under qemu-user.
-pub fn run_command(platform: &Platform, file: &Path) -> Result<Command, Error> {
+/// The command that runs `file` here: itself, or under qemu-user; or why it
+/// cannot run here (no qemu-user for it).
+pub fn run_command(platform: &Platform, file: &Path) -> Result<Command, String> {
     if platform.runs_natively() {
         return Ok(Command::new(file));
     }
-    let qemu = platform.qemu_program().map_err(Error::fail)?;
+    let qemu = platform.qemu_program()?;
     let mut cmd = Command::new(qemu);
     if let Some(cpu) = platform.qemu_cpu {
         cmd.args(["-cpu", cpu]);
@@ -811,17 +859,33 @@ pub fn run_command(platform: &Platform, file: &Path) -> Result<Command, Error> {
     Ok(cmd)
 }
 
-fn run_file(platform: &Platform, file: &Path, message: &[u8]) -> Result<(), Error> {
-    let mut run = run_command(platform, file)?;
-    eprintln!("$ {}", cmd::line(&run));
+/// The one `not run:` line for a file that has no qemu-user here (quine and
+/// serve; hello's goes through `not_run`, which also counts it).
+pub fn say_not_run(file: &Path, why: &str) {
+    let root = crate::root();
+    println!(
+        "not run: {} under qemu-user (the file is built): {why}; to run it: apt-get install -y qemu-user-static",
+        file.strip_prefix(&root).unwrap_or(file).display()
+    );
+}
+
+/// `run_command`'s answer as an error, with --require-run.
+pub fn qemu_missing(why: String) -> Error {
+    Error::fail(format!(
+        "{why}: install it with `apt-get install -y qemu-user-static`"
+    ))
+}
+
+fn run_file(run: &mut Command, file: &Path, message: &[u8]) -> Result<(), Error> {
+    eprintln!("$ {}", cmd::line(run));
     let out = run
         .output()
-        .map_err(|e| Error::fail(format!("could not run `{}`: {e}", cmd::line(&run))))?;
+        .map_err(|e| Error::fail(format!("could not run `{}`: {e}", cmd::line(run))))?;
     show(&format!("{} printed", file.display()), &out.stdout);
     if out.stdout != message || !out.status.success() {
         return Err(Error::fail(format!(
             "`{}` printed {} bytes and exited with {}; expected the {}-byte message and status 0",
-            cmd::line(&run),
+            cmd::line(run),
             out.stdout.len(),
             out.status,
             message.len()
@@ -834,9 +898,40 @@ fn image(
     platform: &Platform,
     tags: &[String],
     message: &[u8],
-    file_size: u64,
+    file: &[u8],
+    skipped: &mut Vec<String>,
 ) -> Result<(), Error> {
+    let file_size = file.len() as u64;
     docker::build(&crate::root(), platform.docker, &dist_path(platform), tags)?;
+    // A foreign file runs in a container only through a binfmt_misc entry the
+    // kernel holds: without one, Docker's answer would be a bare
+    // `exec /hello: exec format error`.
+    if !platform.runs_natively() {
+        match crate::binfmt::for_container(file) {
+            Ok(entry) => println!(
+                "{}: runs through binfmt_misc entry {} ({})",
+                platform.docker, entry.name, entry.interpreter
+            ),
+            Err(why) => {
+                for tag in tags {
+                    let size = docker::image_size(tag)?;
+                    println!(
+                        "image {tag}: {size} bytes (docker image inspect), file {file_size} bytes"
+                    );
+                    not_run(
+                        skipped,
+                        &format!(
+                            "docker run --platform {} {tag} (the image is built)",
+                            platform.docker
+                        ),
+                        &why,
+                        &crate::binfmt::fix(platform.qemu),
+                    );
+                }
+                return Ok(());
+            }
+        }
+    }
     for tag in tags {
         let out = docker::run(platform.docker, tag)?;
         show(&format!("docker run {tag} printed"), &out);

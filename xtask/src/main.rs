@@ -5,16 +5,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod bench_serve;
+mod binfmt;
 mod cmd;
 mod dist;
 mod docker;
 mod elf;
 mod explain;
+mod hardened;
 mod image;
 mod platform;
 mod publish;
 mod report;
 mod serve;
+mod stress;
 mod tools;
 
 const HELP: &str = "\
@@ -39,6 +42,9 @@ Tasks:
   report    build the classic hello-world images beside ours, measure them all,
             and write the table, target/report/report.json and docs/sizes.svg
             (cargo xtask report --help for its options)
+  stress    the hardened docker run, 200 times per layout for this machine's
+            platform and 50 times per other platform; not part of CI
+            (cargo xtask stress --help)
   help      print this help
 ";
 
@@ -90,6 +96,7 @@ fn try_main() -> Result<(), Error> {
         Some("image") => image::main(rest),
         Some("publish") => publish::main(rest),
         Some("report") => report::main(rest),
+        Some("stress") => stress::main(rest),
         Some("help" | "-h" | "--help") | None => {
             print!("{HELP}");
             Ok(())

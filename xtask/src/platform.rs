@@ -263,8 +263,7 @@ impl Platform {
             }
         }
         Err(format!(
-            "neither {0}-static nor {0} is on PATH, and {1} files need one to run here: \
-             install it with `apt-get install -y qemu-user-static`",
+            "neither {0}-static nor {0} is on PATH, and {1} files need one to run here",
             self.qemu, self.docker
         ))
     }

@@ -241,7 +241,7 @@ pub fn dist(opts: &Options, engine: Option<&str>) -> Result<(), Error> {
             config.content_type,
             rel.display()
         );
-        try_file(platform, &file, config)?;
+        try_file(platform, &file, config, opts.require_run)?;
         if let Some(version) = engine {
             let tag = match &opts.tag {
                 Some(t) => t.clone(),
@@ -325,7 +325,12 @@ pub fn image(platform: &Platform, file: &Path, tag: &str, port: u16) -> Result<(
 
 /// Starts the file (natively or under qemu-user) and checks one `GET /`, when
 /// its port is free here; otherwise says why it did not.
-fn try_file(platform: &Platform, file: &Path, config: &Config) -> Result<(), Error> {
+fn try_file(
+    platform: &Platform,
+    file: &Path,
+    config: &Config,
+    require_run: bool,
+) -> Result<(), Error> {
     if TcpListener::bind(("127.0.0.1", config.port)).is_err() {
         println!(
             "note: port {} is in use here, so dist did not start {} to try it",
@@ -334,7 +339,14 @@ fn try_file(platform: &Platform, file: &Path, config: &Config) -> Result<(), Err
         );
         return Ok(());
     }
-    let mut run = dist::run_command(platform, file)?;
+    let mut run = match dist::run_command(platform, file) {
+        Ok(run) => run,
+        Err(why) if require_run => return Err(dist::qemu_missing(why)),
+        Err(why) => {
+            dist::say_not_run(file, &why);
+            return Ok(());
+        }
+    };
     eprintln!("$ {} &", cmd::line(&run));
     let child = run
         .stdin(Stdio::null())

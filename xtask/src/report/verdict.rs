@@ -22,12 +22,9 @@ pub const CHECKS: [(&str, &str); 7] = [
     ("qemu_user", "7. qemu-user"),
 ];
 
-/// The hardened `docker run` of check 6: GUIDE.md's flags, a memory cap, and a
-/// pids limit. runc starts the container inside its pids cgroup, and its Go
-/// runtime needs a few threads of its own before our program runs (as does
-/// qemu-user for another architecture), so a limit of 1 or 2 fails now and
-/// then for reasons that are not the contender's. 16 leaves room for that and
-/// still stops a runaway fork.
+/// The hardened `docker run` of check 6: GUIDE.md's flags, a memory cap, and
+/// the pids limit of every hardened run here (xtask/src/hardened.rs says why
+/// it is not 1: runc's own start-up runs in the container's pids cgroup).
 pub const HARDENED: &[&str] = &[
     "--read-only",
     "--cap-drop",
@@ -41,7 +38,7 @@ pub const HARDENED: &[&str] = &[
     "--memory",
     "6m",
     "--pids-limit",
-    "16",
+    crate::hardened::PIDS_LIMIT,
 ];
 
 /// `vm.mmap_min_addr` during check 5: Debian's and most distributions' default.

@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 pub mod platform;
 use platform::Platform;
 
+/// binfmt_misc's entries, read as dist reads them (xtask/src/binfmt.rs).
+#[path = "../../src/binfmt.rs"]
+pub mod binfmt;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -134,7 +138,11 @@ pub fn assert_behaves(file: &Path, message: &[u8]) {
     if is_root() {
         uids.push(Some(65534));
     } else {
-        eprintln!("note: not root, so the runs below use this user, not uid 65534");
+        skip(
+            &format!("the uid 65534 runs of {}", file.display()),
+            "the tests do not run as root, so they cannot switch to uid 65534",
+            "run the tests as root (CI does)",
+        );
     }
     for uid in uids {
         for ulimit in [None, Some(256)] {
@@ -175,7 +183,10 @@ pub fn skip(test: &str, what: &str, install: &str) -> bool {
         std::env::var_os(REQUIRE).is_none(),
         "{test}: {REQUIRE} is set but {what}: {install}"
     );
-    eprintln!(
+    // Straight to stderr, not through eprintln!: the test harness captures
+    // what a passing test prints that way, and the skip would go unseen.
+    let _ = writeln!(
+        std::io::stderr(),
         "\n*** SKIPPED {test}: {what}; install it with `{install}` (set {REQUIRE}=1 to make this a failure) ***\n"
     );
     false
@@ -188,6 +199,40 @@ pub fn tool_available(test: &str, program: &str, install: &str) -> bool {
         return true;
     }
     skip(test, &format!("`{program}` is not on PATH"), install)
+}
+
+/// qemu-user for `arch` (`aarch64`, `x86_64`, ...) on PATH: Debian's
+/// `qemu-<arch>-static`, or `qemu-<arch>`; a loud skip (see [`skip`]) when neither is.
+pub fn qemu(test: &str, arch: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in [format!("qemu-{arch}-static"), format!("qemu-{arch}")] {
+        if let Some(dir) = std::env::split_paths(&path).find(|d| d.join(&name).is_file()) {
+            return Some(dir.join(&name));
+        }
+    }
+    skip(
+        test,
+        &format!("neither qemu-{arch}-static nor qemu-{arch} is on PATH"),
+        "apt-get install -y qemu-user-static",
+    );
+    None
+}
+
+/// Whether `docker run --platform` (or `podman run --platform`) can run `file`,
+/// a foreign architecture's program, in a container: binfmt_misc holds an
+/// enabled entry with the F flag whose magic and mask match it (read from
+/// $HELLO_BINFMT_DIR when set, as dist does). A loud skip (see [`skip`]) naming
+/// `qemu`'s entry (`qemu-aarch64`) when not.
+pub fn binfmt_available(test: &str, qemu: &str, file: &Path) -> bool {
+    let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+    match binfmt::for_container(&bytes) {
+        Ok(_) => true,
+        Err(why) => skip(
+            test,
+            &format!("{why}, so a container cannot run {}", file.display()),
+            &binfmt::fix(qemu),
+        ),
+    }
 }
 
 /// Whether a Docker engine answers. Without one, tests that need it skip, loudly
@@ -223,20 +268,43 @@ pub fn docker_run(tag: &str, extra: &[&str]) -> Output {
     docker(&args)
 }
 
-/// The hardened `docker run` flags every image must pass.
-pub const HARDENED: &[&str] = &[
-    "--read-only",
-    "--cap-drop",
-    "ALL",
-    "--user",
-    "65534:65534",
-    "--security-opt",
-    "no-new-privileges",
-    "--pids-limit",
-    "1",
-    "--memory",
-    "6m",
+/// The hardened run's flags and pids limit, shared with `cargo xtask stress`.
+#[path = "../../src/hardened.rs"]
+mod hardened;
+#[allow(unused_imports)] // each test binary uses its own part
+pub use hardened::{HARDENED, PIDS_LIMIT};
+
+/// Whether `podman` is on PATH; a loud skip (see [`skip`]) when not.
+pub fn podman_available(test: &str) -> bool {
+    tool_available(test, "podman", "apt-get install -y podman uidmap")
+}
+
+/// Podman's default rlimits (nofile, nproc) can exceed the hard limits the
+/// tests run under, and then every `podman run` fails: ask for modest ones.
+pub const PODMAN_ULIMITS: &[&str] = &[
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=1024:1024",
 ];
+
+/// `podman <args>`, returning the output whatever the status.
+pub fn podman(args: &[&str]) -> Output {
+    Command::new("podman")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run podman")
+}
+
+/// `podman run --rm --network none <ulimits> <extra> <image>`.
+pub fn podman_run(image: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["run", "--rm", "--network", "none"];
+    args.extend_from_slice(PODMAN_ULIMITS);
+    args.extend_from_slice(extra);
+    args.push(image);
+    podman(&args)
+}
 
 /// `hello:test-<what>-<pid>`: an image tag no other test run uses, so runs in
 /// other checkouts sharing this Docker engine cannot change it under a test.

@@ -1,0 +1,173 @@
+//! `cargo xtask stress`: the hardened `docker run`, many times per image, to
+//! show it does not flake. Kept out of CI (it takes minutes); run it by hand
+//! after touching the hardened flags, the layouts or the platforms.
+use std::ffi::OsString;
+use std::process::Command;
+
+use crate::platform::{Layout, PLATFORMS, Platform, Program};
+use crate::{Error, binfmt, cmd, dist, docker, hardened};
+
+const HELP: &str = "\
+cargo xtask stress [--host-runs N] [--foreign-runs M]
+
+Builds the image of every layout for this machine's platform and of the
+default layout for every other platform, then runs each with the hardened
+`docker run` (xtask/src/hardened.rs): N times per host layout (default 200),
+M times per foreign platform (default 50; those run through qemu-user and
+binfmt_misc). Prints progress, then every failure with its output, and exits 1
+if any run failed or could not be made. Needs a Docker engine.
+";
+
+/// One image and how its runs went.
+struct Target {
+    platform: &'static Platform,
+    layout: Layout,
+    tag: String,
+    runs: usize,
+    failures: Vec<String>,
+}
+
+fn count(value: Option<OsString>, name: &str) -> Result<usize, Error> {
+    value
+        .and_then(|v| v.to_str().and_then(|s| s.parse().ok()))
+        .ok_or_else(|| Error::usage(format!("{name} needs a number of runs: {name} 200")))
+}
+
+pub fn main(args: Vec<OsString>) -> Result<(), Error> {
+    let (mut host_runs, mut foreign_runs) = (200, 50);
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        match arg.to_str() {
+            Some("--host-runs") => host_runs = count(it.next(), "--host-runs")?,
+            Some("--foreign-runs") => foreign_runs = count(it.next(), "--foreign-runs")?,
+            Some("-h" | "--help") => {
+                print!("{HELP}");
+                return Ok(());
+            }
+            _ => {
+                return Err(Error::usage(format!(
+                    "unknown option `{}`: run `cargo xtask stress --help`",
+                    arg.to_string_lossy()
+                )));
+            }
+        }
+    }
+    let version = docker::engine().map_err(|why| {
+        Error::fail(format!(
+            "no Docker engine answers ({why}): {}",
+            docker::START_HINT
+        ))
+    })?;
+    println!(
+        "Docker engine {version}; hardened run: {}",
+        hardened::HARDENED.join(" ")
+    );
+    crate::tools::ensure_binutils()?;
+    let root = crate::root();
+    let mut targets = Vec::new();
+    let mut not_run = Vec::new();
+    for platform in PLATFORMS {
+        let native = platform.runs_natively();
+        let is_host = Platform::host().is_some_and(|h| h.docker == platform.docker);
+        let layouts: &[Layout] = if is_host {
+            &Layout::ALL
+        } else {
+            &[Layout::DEFAULT]
+        };
+        for &layout in layouts {
+            let built = dist::build(platform, Program::Hello, layout, dist::DEFAULT_MESSAGE)?;
+            if !native && let Err(why) = binfmt::for_container(&built.bytes) {
+                let line = format!(
+                    "{} {}: {why}; to run it: {}",
+                    platform.docker,
+                    layout.name(),
+                    binfmt::fix(platform.qemu)
+                );
+                println!("not run: {line}");
+                not_run.push(line);
+                continue;
+            }
+            dist::write_file(&built.bytes, &root.join(dist::dist_path(platform)))?;
+            let tag = format!("hello-stress:{}-{}", platform.dir_name(), layout.name());
+            docker::build(
+                &root,
+                platform.docker,
+                &dist::dist_path(platform),
+                std::slice::from_ref(&tag),
+            )?;
+            targets.push(Target {
+                platform,
+                layout,
+                tag,
+                runs: if is_host { host_runs } else { foreign_runs },
+                failures: Vec::new(),
+            });
+        }
+    }
+    let total: usize = targets.iter().map(|t| t.runs).sum();
+    println!("{total} hardened runs of {} images", targets.len());
+    for t in &mut targets {
+        for i in 1..=t.runs {
+            let mut run = Command::new("docker");
+            run.args(["run", "--rm", "--pull", "never", "--network", "none"])
+                .args(["--platform", t.platform.docker])
+                .args(hardened::HARDENED)
+                .arg(&t.tag);
+            let out = cmd::probe(&mut run)
+                .ok_or_else(|| Error::fail(format!("could not run `{}`", cmd::line(&run))))?;
+            if !out.status.success() || out.stdout != dist::DEFAULT_MESSAGE {
+                t.failures.push(format!(
+                    "run {i}: {} printed {:?}, stderr {:?}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+            if i % 25 == 0 || i == t.runs {
+                println!(
+                    "{} {}: {i}/{} runs, {} failed",
+                    t.platform.docker,
+                    t.layout.name(),
+                    t.runs,
+                    t.failures.len()
+                );
+            }
+        }
+        let _ = cmd::probe(Command::new("docker").args(["rmi", &t.tag]));
+    }
+    println!("\n| platform | layout | hardened runs | failures |\n|---|---|---:|---:|");
+    for t in &targets {
+        println!(
+            "| {} | {} | {} | {} |",
+            t.platform.docker,
+            t.layout.name(),
+            t.runs,
+            t.failures.len()
+        );
+    }
+    let failed: Vec<String> = targets
+        .iter()
+        .flat_map(|t| {
+            t.failures
+                .iter()
+                .map(move |f| format!("{} {}: {f}", t.platform.docker, t.layout.name()))
+        })
+        .collect();
+    for f in &failed {
+        println!("FAILED {f}");
+    }
+    println!(
+        "{} failure(s) in {total} runs; {} image(s) not run",
+        failed.len(),
+        not_run.len()
+    );
+    if failed.is_empty() && not_run.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::fail(format!(
+            "{} hardened run(s) failed and {} image(s) could not be run (see above)",
+            failed.len(),
+            not_run.len()
+        )))
+    }
+}
