@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -148,8 +149,14 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     let root = crate::root();
     let dir = root.join("target/report/serve-bench");
     let _ = fs::remove_dir_all(&dir);
-    let www = dir.join("www");
+    let www = www_dir();
+    let _ = fs::remove_dir_all(&www);
     fs::create_dir_all(&www).map_err(|e| io("create", &www, e))?;
+    // nginx's workers run as www-data, which must reach the page: the checkout
+    // may sit in a private directory (mktemp -d is 0700), so the page lives in
+    // a world-readable directory of its own.
+    fs::set_permissions(&www, fs::Permissions::from_mode(0o755))
+        .map_err(|e| io("chmod", &www, e))?;
     let page = serve::DEFAULT_PAGE;
     fs::write(www.join("index.html"), page).map_err(|e| io("write", &www, e))?;
 
@@ -281,8 +288,14 @@ struct Contender {
     shown: String,
 }
 
+/// The directory every contender serves the page from, readable by all
+/// (outside the checkout, which may be private to its owner).
+fn www_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("hello-serve-bench-www-{}", std::process::id()))
+}
+
 fn contenders(dir: &Path, ours: &Path, ours_port: u16) -> Result<Vec<Contender>, Error> {
-    let www = dir.join("www");
+    let www = www_dir();
     let mut out = Vec::new();
     let mut add = |name: &'static str, version: String, port: u16, cmd: Vec<OsString>| {
         let shown = cmd

@@ -357,7 +357,9 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     // Check 5 needs vm.mmap_min_addr = 65536 for a moment: set here and
     // restored when `min_addr` is dropped, right after the checks.
     let n = rows.len();
-    let scratch = dir.join("nobody");
+    // uid 65534 runs copies from a directory of its own outside the checkout,
+    // which may sit in a directory private to its owner (mktemp -d is 0700).
+    let scratch = std::env::temp_dir().join(format!("hello-report-nobody-{}", std::process::id()));
     let cheat_file = rows
         .iter()
         .find(|r| r.kind == Kind::Ours && r.platform == host_docker && r.id.ends_with("-compat"))
@@ -386,6 +388,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
             v.well_behaved = verdict::overall(&v.checks);
         }
     }
+    let _ = fs::remove_dir_all(&scratch);
 
     time_exec(&mut rows, opts.exec_runs)?;
     time_docker(&mut rows, opts.docker_runs, message)?;
