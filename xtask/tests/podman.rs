@@ -106,13 +106,27 @@ fn load_and_run(test: &str, who: As, dist: &Path) {
         "podman load gave {loaded}, not our {host} image: {}",
         text(&id)
     );
-    let src = format!("oci:{}:latest", layout.display());
+    // podman names an `oci:` source after its path, and a name must be
+    // lowercase: a checkout under mktemp -d (/tmp/tmp.AbC...) would be refused.
+    // So pull through a link of our own, lowercase, name.
+    let link = std::env::temp_dir().join(format!(
+        "hello-podman-oci-{}-{}",
+        std::process::id(),
+        match who {
+            As::Me => "me",
+            As::User(u) => u,
+        }
+    ));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&layout, &link).expect("link the OCI layout");
+    let src = format!("oci:{}:latest", link.display());
     let pulled = podman_as(who, &["pull", "-q", "--platform", foreign, &src]);
     assert!(
         pulled.status.success(),
         "podman pull --platform {foreign} {src}: {}",
         text(&pulled)
     );
+    let _ = std::fs::remove_file(&link);
     let foreign_id = String::from_utf8_lossy(&pulled.stdout).trim().to_string();
     assert_eq!(
         foreign_id,
