@@ -677,17 +677,7 @@ fn run_in_docker(reference: &str, platform: Option<&str>) -> std::process::Outpu
 }
 
 fn assert_prints_message(out: &std::process::Output, what: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.stdout == MESSAGE,
-        "{what} printed {:?}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_output(out, MESSAGE, what);
 }
 
 #[test]

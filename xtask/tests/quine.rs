@@ -157,18 +157,7 @@ fn image_id(reference: &str) -> String {
 }
 
 fn assert_prints(out: &Output, archive: &[u8], what: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.stdout == archive,
-        "{what} printed {} bytes, not the {}-byte archive",
-        out.stdout.len(),
-        archive.len()
-    );
+    assert_output(out, archive, what);
 }
 
 /// The hash the program uses, built for the test (the program itself only

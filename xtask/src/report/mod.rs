@@ -433,7 +433,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
             "unavailable": perf.unavailable.iter().map(|u| json!({"event": u.event, "why": u.why, "cell": format!("unavailable: {}", u.short)})).collect::<Vec<_>>(),
         },
         "checks_made": CHECKS.iter().map(|(k, h)| json!({"key": k, "heading": h})).collect::<Vec<_>>(),
-        "hardened_docker_run": verdict::HARDENED,
+        "hardened_docker_run": verdict::hardened_flags(),
         "headline": headline,
         "notes": notes,
         "checks": checks,

@@ -368,21 +368,31 @@ pub fn assert_readme_block(name: &str, expected: &str) {
     );
 }
 
+/// `out` is exactly `expected` on stdout with status 0; `what` names the run.
+pub fn assert_output(out: &Output, expected: &[u8], what: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout == expected,
+        "{what} printed {} bytes, not the expected {}: {:?}",
+        out.stdout.len(),
+        expected.len(),
+        String::from_utf8_lossy(&out.stdout[..out.stdout.len().min(200)])
+    );
+}
+
 /// `tag` prints exactly `message` and exits 0, in a plain and in a hardened `docker run`.
 pub fn assert_docker_prints(tag: &str, message: &[u8]) {
     for extra in [&[][..], HARDENED] {
         let out = docker_run(tag, extra);
-        let what = format!("docker run {} {tag}", extra.join(" "));
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{what}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            out.stdout == message,
-            "{what} printed {:?}",
-            String::from_utf8_lossy(&out.stdout)
+        assert_output(
+            &out,
+            message,
+            &format!("docker run {} {tag}", extra.join(" ")),
         );
     }
 }
