@@ -1,9 +1,11 @@
-//! Reading and checking the few ELF fields a loader uses.
+//! ELF: the constants under their C names, one table of every header field
+//! (name, offset, size) per class, and reading and checking the few fields a
+//! loader uses. `cargo xtask explain` reads the same table.
 //!
 //! The file's own EI_CLASS and EI_DATA bytes may hold the message (the `tiny`
 //! layout), so class and byte order come from the platform, not from the file.
 
-use crate::platform::Platform;
+use crate::core::platform::Platform;
 
 pub const PT_LOAD: u32 = 1;
 pub const PF_X: u32 = 1;
@@ -57,60 +59,163 @@ impl Reader<'_> {
     }
 }
 
-/// Field offsets, (ELF header, program header), for one class.
-struct Offsets {
-    entry: u64,
-    phoff: u64,
-    ehsize: u64,
-    phentsize: u64,
-    phnum: u64,
-    word: usize,
-    p_flags: u64,
-    p_offset: u64,
-    p_vaddr: u64,
-    p_filesz: u64,
-    p_memsz: u64,
+/// One header field: its name as the ELF specification writes it, its offset
+/// within its header (the ELF header, or one program header), and its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub name: &'static str,
+    pub offset: u64,
+    pub size: u64,
 }
 
-const ELF64: Offsets = Offsets {
-    entry: 0x18,
-    phoff: 0x20,
-    ehsize: 0x34,
-    phentsize: 0x36,
-    phnum: 0x38,
-    word: 8,
-    p_flags: 0x04,
-    p_offset: 0x08,
-    p_vaddr: 0x10,
-    p_filesz: 0x20,
-    p_memsz: 0x28,
-};
+const fn f(name: &'static str, offset: u64, size: u64) -> Field {
+    Field { name, offset, size }
+}
 
-const ELF32: Offsets = Offsets {
-    entry: 0x18,
-    phoff: 0x1c,
-    ehsize: 0x28,
-    phentsize: 0x2a,
-    phnum: 0x2c,
-    word: 4,
-    p_flags: 0x18,
-    p_offset: 0x04,
-    p_vaddr: 0x08,
-    p_filesz: 0x10,
-    p_memsz: 0x14,
-};
+/// Elf64_Ehdr, every byte (include/uapi/linux/elf.h).
+pub const EHDR64: &[Field] = &[
+    f("e_ident[EI_MAG0..4]", 0x00, 4),
+    f("e_ident[EI_CLASS]", 0x04, 1),
+    f("e_ident[EI_DATA]", 0x05, 1),
+    f("e_ident[EI_VERSION]", 0x06, 1),
+    f("e_ident[EI_OSABI]", 0x07, 1),
+    f("e_ident[EI_ABIVERSION..16]", 0x08, 8),
+    f("e_type", 0x10, 2),
+    f("e_machine", 0x12, 2),
+    f("e_version", 0x14, 4),
+    f("e_entry", 0x18, 8),
+    f("e_phoff", 0x20, 8),
+    f("e_shoff", 0x28, 8),
+    f("e_flags", 0x30, 4),
+    f("e_ehsize", 0x34, 2),
+    f("e_phentsize", 0x36, 2),
+    f("e_phnum", 0x38, 2),
+    f("e_shentsize", 0x3a, 2),
+    f("e_shnum", 0x3c, 2),
+    f("e_shstrndx", 0x3e, 2),
+];
 
-/// `e_machine` of 64-bit PowerPC.
+/// Elf32_Ehdr, every byte.
+pub const EHDR32: &[Field] = &[
+    f("e_ident[EI_MAG0..4]", 0x00, 4),
+    f("e_ident[EI_CLASS]", 0x04, 1),
+    f("e_ident[EI_DATA]", 0x05, 1),
+    f("e_ident[EI_VERSION]", 0x06, 1),
+    f("e_ident[EI_OSABI]", 0x07, 1),
+    f("e_ident[EI_ABIVERSION..16]", 0x08, 8),
+    f("e_type", 0x10, 2),
+    f("e_machine", 0x12, 2),
+    f("e_version", 0x14, 4),
+    f("e_entry", 0x18, 4),
+    f("e_phoff", 0x1c, 4),
+    f("e_shoff", 0x20, 4),
+    f("e_flags", 0x24, 4),
+    f("e_ehsize", 0x28, 2),
+    f("e_phentsize", 0x2a, 2),
+    f("e_phnum", 0x2c, 2),
+    f("e_shentsize", 0x2e, 2),
+    f("e_shnum", 0x30, 2),
+    f("e_shstrndx", 0x32, 2),
+];
+
+/// Elf64_Phdr, every byte.
+pub const PHDR64: &[Field] = &[
+    f("p_type", 0x00, 4),
+    f("p_flags", 0x04, 4),
+    f("p_offset", 0x08, 8),
+    f("p_vaddr", 0x10, 8),
+    f("p_paddr", 0x18, 8),
+    f("p_filesz", 0x20, 8),
+    f("p_memsz", 0x28, 8),
+    f("p_align", 0x30, 8),
+];
+
+/// Elf32_Phdr, every byte (p_flags moves after p_memsz).
+pub const PHDR32: &[Field] = &[
+    f("p_type", 0x00, 4),
+    f("p_offset", 0x04, 4),
+    f("p_vaddr", 0x08, 4),
+    f("p_paddr", 0x0c, 4),
+    f("p_filesz", 0x10, 4),
+    f("p_memsz", 0x14, 4),
+    f("p_flags", 0x18, 4),
+    f("p_align", 0x1c, 4),
+];
+
+/// The ELF header's and the program header's fields for one class.
+pub fn tables(class64: bool) -> (&'static [Field], &'static [Field]) {
+    if class64 {
+        (EHDR64, PHDR64)
+    } else {
+        (EHDR32, PHDR32)
+    }
+}
+
+/// The field called `name` in `table`; every name the xtask asks for is there.
+pub fn field(table: &[Field], name: &str) -> Field {
+    *table
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no ELF field {name}"))
+}
+
+/// `e_type` of an executable.
+pub const ET_EXEC: u16 = 2;
+/// `e_machine` values (include/uapi/linux/elf-em.h), under their C names.
+pub const EM_386: u16 = 3;
+pub const EM_S390: u16 = 22;
 pub const EM_PPC64: u16 = 21;
+pub const EM_ARM: u16 = 40;
+pub const EM_X86_64: u16 = 62;
+pub const EM_AARCH64: u16 = 183;
+pub const EM_RISCV: u16 = 243;
+
+/// The `e_machine` of Rust's `target_arch`, for the architectures dist builds.
+pub fn machine(arch: &str) -> Option<u16> {
+    Some(match arch {
+        "x86" => EM_386,
+        "x86_64" => EM_X86_64,
+        "arm" => EM_ARM,
+        "aarch64" => EM_AARCH64,
+        "riscv64" => EM_RISCV,
+        "s390x" => EM_S390,
+        "powerpc64" => EM_PPC64,
+        _ => return None,
+    })
+}
+
+/// The C name of an `e_machine` value.
+pub fn machine_name(value: u16) -> Option<&'static str> {
+    Some(match value {
+        EM_386 => "EM_386",
+        EM_X86_64 => "EM_X86_64",
+        EM_ARM => "EM_ARM",
+        EM_AARCH64 => "EM_AARCH64",
+        EM_RISCV => "EM_RISCV",
+        EM_S390 => "EM_S390",
+        EM_PPC64 => "EM_PPC64",
+        _ => return None,
+    })
+}
+
+/// A platform's `e_machine`.
+pub fn platform_machine(platform: &Platform) -> u16 {
+    machine(platform.arch()).unwrap_or_else(|| {
+        panic!(
+            "no e_machine for target_arch {}: add it to elf::machine",
+            platform.arch()
+        )
+    })
+}
 
 /// `e_flags`, which follows `e_shoff`.
 fn parse_flags(bytes: &[u8], platform: &Platform) -> Result<u64, String> {
-    let at = if platform.class64 { 0x30 } else { 0x24 };
+    let at = field(tables(platform.class64).0, "e_flags");
     Reader {
         bytes,
         big_endian: platform.big_endian,
     }
-    .uint(at, 4)
+    .uint(at.offset, at.size as usize)
     .ok_or_else(|| format!("the file ({} bytes) ends before e_flags", bytes.len()))
 }
 
@@ -120,31 +225,34 @@ pub fn parse(bytes: &[u8], platform: &Platform) -> Result<Header, String> {
         bytes,
         big_endian: platform.big_endian,
     };
-    let o = if platform.class64 { &ELF64 } else { &ELF32 };
-    let get = |off: u64, size: usize, what: &str| {
-        r.uint(off, size).ok_or_else(|| {
+    let (ehdr, phdr) = tables(platform.class64);
+    let get = |base: u64, table: &[Field], name: &str| {
+        let f = field(table, name);
+        let off = base + f.offset;
+        r.uint(off, f.size as usize).ok_or_else(|| {
             format!(
-                "the file ({} bytes) ends before {what} at offset {off:#x}",
+                "the file ({} bytes) ends before {name} at offset {off:#x}",
                 bytes.len()
             )
         })
     };
-    let e_phoff = get(o.phoff, o.word, "e_phoff")?;
-    let ph = |off: u64, size: usize, what: &str| get(e_phoff + off, size, what);
+    let e = |name| get(0, ehdr, name);
+    let e_phoff = e("e_phoff")?;
+    let ph = |name| get(e_phoff, phdr, name);
     Ok(Header {
-        e_type: get(0x10, 2, "e_type")? as u16,
-        e_machine: get(0x12, 2, "e_machine")? as u16,
-        e_entry: get(o.entry, o.word, "e_entry")?,
+        e_type: e("e_type")? as u16,
+        e_machine: e("e_machine")? as u16,
+        e_entry: e("e_entry")?,
         e_phoff,
-        e_ehsize: get(o.ehsize, 2, "e_ehsize")? as u16,
-        e_phentsize: get(o.phentsize, 2, "e_phentsize")? as u16,
-        e_phnum: get(o.phnum, 2, "e_phnum")? as u16,
-        p_type: ph(0, 4, "p_type")? as u32,
-        p_flags: ph(o.p_flags, 4, "p_flags")? as u32,
-        p_offset: ph(o.p_offset, o.word, "p_offset")?,
-        p_vaddr: ph(o.p_vaddr, o.word, "p_vaddr")?,
-        p_filesz: ph(o.p_filesz, o.word, "p_filesz")?,
-        p_memsz: ph(o.p_memsz, o.word, "p_memsz")?,
+        e_ehsize: e("e_ehsize")? as u16,
+        e_phentsize: e("e_phentsize")? as u16,
+        e_phnum: e("e_phnum")? as u16,
+        p_type: ph("p_type")? as u32,
+        p_flags: ph("p_flags")? as u32,
+        p_offset: ph("p_offset")?,
+        p_vaddr: ph("p_vaddr")?,
+        p_filesz: ph("p_filesz")?,
+        p_memsz: ph("p_memsz")?,
     })
 }
 
@@ -180,15 +288,16 @@ pub fn check(bytes: &[u8], platform: &Platform) -> Result<Header, String> {
             platform.arch()
         ))
     };
-    if h.e_machine != platform.machine {
+    let machine = platform_machine(platform);
+    if h.e_machine != machine {
         return fail(format!(
-            "e_machine is {}, expected {} for {}",
-            h.e_machine, platform.machine, platform.docker
+            "e_machine is {}, expected {machine} for {}",
+            h.e_machine, platform.docker
         ));
     }
     // ppc64: Linux and qemu take e_entry as a function descriptor unless
     // EF_PPC64_ABI, e_flags' low two bits, says ELFv2 (2).
-    if platform.machine == EM_PPC64 {
+    if machine == EM_PPC64 {
         let flags = parse_flags(bytes, platform)?;
         if flags & 3 != 2 {
             return fail(format!(
@@ -196,7 +305,7 @@ pub fn check(bytes: &[u8], platform: &Platform) -> Result<Header, String> {
             ));
         }
     }
-    if h.e_type != 2 {
+    if h.e_type != ET_EXEC {
         return fail(format!("e_type is {}, expected 2 (ET_EXEC)", h.e_type));
     }
     if h.e_phentsize != phentsize || h.e_phnum != 1 {
@@ -251,7 +360,7 @@ pub fn check(bytes: &[u8], platform: &Platform) -> Result<Header, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::PLATFORMS;
+    use crate::core::platform::PLATFORMS;
 
     /// A minimal well-formed file for `platform`: ELF header, one program
     /// header right after it, then 8 bytes of "code"; loaded at `base`.
@@ -270,25 +379,32 @@ mod tests {
                 b[off + i] = (v >> shift) as u8;
             }
         };
-        let o = if platform.class64 { &ELF64 } else { &ELF32 };
-        let w = o.word;
-        put(0x10, 2, 2);
-        put(0x12, 2, u64::from(platform.machine));
-        put(o.entry as usize, w, base + (ehsize + phsize) as u64);
-        put(o.phoff as usize, w, ehsize as u64);
-        put(o.ehsize as usize, 2, ehsize as u64);
-        put(o.phentsize as usize, 2, phsize as u64);
-        put(o.phnum as usize, 2, 1);
-        if platform.machine == EM_PPC64 {
+        let (eh, ph) = tables(platform.class64);
+        let mut e = |name, v| {
+            let f = field(eh, name);
+            put(f.offset as usize, f.size as usize, v)
+        };
+        e("e_type", u64::from(ET_EXEC));
+        e("e_machine", u64::from(platform_machine(platform)));
+        e("e_entry", base + (ehsize + phsize) as u64);
+        e("e_phoff", ehsize as u64);
+        e("e_ehsize", ehsize as u64);
+        e("e_phentsize", phsize as u64);
+        e("e_phnum", 1);
+        if platform_machine(platform) == EM_PPC64 {
             // e_flags: ELFv2, which check requires of ppc64 files.
-            put(if platform.class64 { 0x30 } else { 0x24 }, 4, 2);
+            e("e_flags", 2);
         }
-        put(ehsize, 4, u64::from(PT_LOAD));
-        put(ehsize + o.p_flags as usize, 4, u64::from(PF_R | PF_X));
-        put(ehsize + o.p_offset as usize, w, 0);
-        put(ehsize + o.p_vaddr as usize, w, base);
-        put(ehsize + o.p_filesz as usize, w, len as u64);
-        put(ehsize + o.p_memsz as usize, w, len as u64);
+        let mut p = |name, v| {
+            let f = field(ph, name);
+            put(ehsize + f.offset as usize, f.size as usize, v)
+        };
+        p("p_type", u64::from(PT_LOAD));
+        p("p_flags", u64::from(PF_R | PF_X));
+        p("p_offset", 0);
+        p("p_vaddr", base);
+        p("p_filesz", len as u64);
+        p("p_memsz", len as u64);
         b
     }
 
@@ -331,18 +447,22 @@ mod tests {
     fn each_field_check_names_the_field() {
         for p in PLATFORMS {
             let good = file(p, 0x10000);
-            let o = if p.class64 { &ELF64 } else { &ELF32 };
+            let (eh, ph) = tables(p.class64);
             let ehsize = if p.class64 { 64 } else { 52 };
+            let at = |t: &[Field], base: usize, name| {
+                let f = field(t, name);
+                (base + f.offset as usize, f.size as usize)
+            };
             // (offset, size, what the error says): each field elf::check reads.
-            let cases: [(usize, usize, &str); 6] = [
-                (0x12, 2, "e_machine"),
-                (0x10, 2, "e_type"),
-                (o.phnum as usize, 2, "e_phentsize/e_phnum"),
-                (ehsize, 4, "the program header is type"),
-                (ehsize + o.p_memsz as usize, o.word, "differs from p_memsz"),
-                (o.entry as usize, o.word, "e_entry"),
+            let cases: [((usize, usize), &str); 6] = [
+                (at(eh, 0, "e_machine"), "e_machine"),
+                (at(eh, 0, "e_type"), "e_type"),
+                (at(eh, 0, "e_phnum"), "e_phentsize/e_phnum"),
+                (at(ph, ehsize, "p_type"), "the program header is type"),
+                (at(ph, ehsize, "p_memsz"), "differs from p_memsz"),
+                (at(eh, 0, "e_entry"), "e_entry"),
             ];
-            for (at, size, says) in cases {
+            for ((at, size), says) in cases {
                 let mut bad = good.clone();
                 // Flip a bit of the field's lowest byte, in the platform's byte order.
                 let low = if p.big_endian { at + size - 1 } else { at };
@@ -350,7 +470,7 @@ mod tests {
                 let err = check(&bad, p).unwrap_err();
                 assert!(err.contains(says), "{}: {says}: got {err:?}", p.docker);
             }
-            if p.machine == EM_PPC64 {
+            if platform_machine(p) == EM_PPC64 {
                 let mut elfv1 = good.clone();
                 elfv1[0x30] = 1; // e_flags = 1: ELFv1, function descriptors
                 let err = check(&elfv1, p).unwrap_err();

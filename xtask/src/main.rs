@@ -1,24 +1,10 @@
-//! `cargo xtask`: builds, checks and packages the `hello` image.
-//!
-//! Run `cargo xtask help` for the tasks.
-use std::path::PathBuf;
+//! `cargo xtask`: builds, checks and packages the `hello` images. This file
+//! only reads the task's name and dispatches; the tasks live in the library
+//! (src/lib.rs, src/tasks/).
 use std::process::ExitCode;
 
-mod bench_serve;
-mod binfmt;
-mod cmd;
-mod dist;
-mod docker;
-mod elf;
-mod explain;
-mod hardened;
-mod image;
-mod platform;
-mod publish;
-mod report;
-mod serve;
-mod stress;
-mod tools;
+use xtask::Error;
+use xtask::tasks::{bench_serve, dist, explain, image, publish, report, stress};
 
 const HELP: &str = "\
 cargo xtask <task> [options]
@@ -46,57 +32,23 @@ Tasks:
             platform and 50 times per other platform; not part of CI
             (cargo xtask stress --help)
   help      print this help
+
+Every task reads its options the same way: --name value or --name=value,
+-- ends the options, and -h or --help prints the task's help.
 ";
-
-/// A failure: the one-line message for stderr and the exit status.
-#[derive(Debug)]
-pub struct Error {
-    pub message: String,
-    /// 2 for a usage error (bad option, bad input), 1 for a failed step.
-    pub status: u8,
-}
-
-impl Error {
-    /// A step failed: a tool exited non-zero, a check did not hold.
-    pub fn fail(message: impl Into<String>) -> Error {
-        Error {
-            message: message.into(),
-            status: 1,
-        }
-    }
-
-    /// The user asked for something that cannot be done as asked.
-    pub fn usage(message: impl Into<String>) -> Error {
-        Error {
-            message: message.into(),
-            status: 2,
-        }
-    }
-}
-
-/// The workspace root (this crate's parent directory).
-pub fn root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
-}
-
-/// The cargo that runs us, so that the same toolchain builds `hello`.
-pub fn cargo() -> std::ffi::OsString {
-    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
-}
 
 fn try_main() -> Result<(), Error> {
     let mut args = std::env::args_os().skip(1);
     let task = args.next();
     let rest: Vec<_> = args.collect();
     match task.as_ref().and_then(|t| t.to_str()) {
-        Some("dist") => dist::main(rest),
-        Some("bench-serve") => bench_serve::main(rest),
-        Some("explain") => explain::main(rest),
-        Some("image") => image::main(rest),
-        Some("publish") => publish::main(rest),
-        Some("report") => report::main(rest),
-        Some("stress") => stress::main(rest),
+        Some("dist") => dist::run(rest),
+        Some("bench-serve") => bench_serve::run(rest),
+        Some("explain") => explain::run(rest),
+        Some("image") => image::run(rest),
+        Some("publish") => publish::run(rest),
+        Some("report") => report::run(rest),
+        Some("stress") => stress::run(rest),
         Some("help" | "-h" | "--help") | None => {
             print!("{HELP}");
             Ok(())

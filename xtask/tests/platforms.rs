@@ -28,7 +28,7 @@ struct Case {
     docker: &'static str,
     /// qemu-user's name for the architecture (`qemu-<arch>`).
     qemu: &'static str,
-    /// The Rust target the file is built for (as in xtask/src/platform.rs).
+    /// The Rust target the file is built for (as in xtask/src/core/platform.rs).
     triple: &'static str,
     /// `qemu -cpu`: the oldest CPU the platform promises, where it matters.
     cpu: Option<&'static str>,

@@ -2,7 +2,7 @@
 //! vfork. Shown natively under `strace -f`, under qemu-user (where qemu itself
 //! starts one thread, and `qemu -strace` shows the program's own calls), and in
 //! a container from the pids cgroup, whose peak must stay under the hardened
-//! run's limit (xtask/src/hardened.rs, PIDS_LIMIT, says why it is not 1).
+//! run's limit (xtask/src/run/hardened.rs, PIDS_LIMIT, says why it is not 1).
 mod common;
 
 use common::*;
@@ -303,7 +303,7 @@ fn hardened_runs_peak_under_the_pids_limit() {
         eprintln!("{platform}: pids.peak of {runs} hardened runs: {peaks:?} (limit {limit})");
         assert!(
             peaks.iter().all(|&p| (1..limit).contains(&p)),
-            "{platform}: pids.peak {peaks:?} reaches the limit {limit}: raise PIDS_LIMIT in xtask/src/hardened.rs"
+            "{platform}: pids.peak {peaks:?} reaches the limit {limit}: raise PIDS_LIMIT in xtask/src/run/hardened.rs"
         );
     }
 }

@@ -353,7 +353,7 @@ fn assembly_contenders_are_built_with_nasm_and_checked() {
             .arg(format!("-I{}/", dir.display()))
             .arg("-o")
             .arg(&out)
-            .arg(root().join("xtask/src/report").join(source))
+            .arg(root().join("xtask/src/tasks/report").join(source))
             .status()
             .unwrap();
         assert!(status.success(), "nasm {source}");

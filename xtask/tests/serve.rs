@@ -14,7 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const PAGE: &[u8] = b"<!DOCTYPE html><title>Hello World</title><h1>Hello World</h1>\n";
-/// The budgets and goal, as in xtask/src/serve.rs.
+/// The budgets and goal, as in xtask/src/build/serve.rs.
 const BUDGET_AMD64: usize = 2048;
 const BUDGET_ARM64: usize = 2304;
 const GOAL: usize = 1024;

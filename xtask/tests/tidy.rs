@@ -44,8 +44,8 @@ fn formatted() {
 #[test]
 fn clippy_clean() {
     // hello builds only with panic = "abort", i.e. in release, and for each of
-    // the Linux targets in xtask/src/platform.rs (dist installs them on first use).
-    let platforms = std::fs::read_to_string(root().join("xtask/src/platform.rs")).unwrap();
+    // the Linux targets in xtask/src/core/platform.rs (dist installs them on first use).
+    let platforms = std::fs::read_to_string(root().join("xtask/src/core/platform.rs")).unwrap();
     let mut triples: Vec<&str> = platforms
         .lines()
         .filter_map(|l| l.trim().strip_prefix("triple: \"")?.strip_suffix("\","))
@@ -54,7 +54,7 @@ fn clippy_clean() {
     triples.dedup();
     assert!(
         triples.len() >= 2,
-        "found no target triples in xtask/src/platform.rs"
+        "found no target triples in xtask/src/core/platform.rs"
     );
     let mut runs: Vec<Vec<&str>> = vec![vec![
         "clippy",

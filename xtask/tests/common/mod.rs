@@ -11,15 +11,13 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// The xtask's platform table (xtask/src/platform.rs), so tests cover every
-/// platform `dist` builds, including ones added later.
-#[path = "../../src/platform.rs"]
-pub mod platform;
 use platform::Platform;
+/// The xtask's platform table (xtask/src/core/platform.rs), so tests cover
+/// every platform `dist` builds, including ones added later.
+pub use xtask::core::platform;
 
-/// binfmt_misc's entries, read as dist reads them (xtask/src/binfmt.rs).
-#[path = "../../src/binfmt.rs"]
-pub mod binfmt;
+/// binfmt_misc's entries, read as dist reads them (xtask/src/run/binfmt.rs).
+pub use xtask::run::binfmt;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -269,10 +267,8 @@ pub fn docker_run(tag: &str, extra: &[&str]) -> Output {
 }
 
 /// The hardened run's flags and pids limit, shared with `cargo xtask stress`.
-#[path = "../../src/hardened.rs"]
-mod hardened;
 #[allow(unused_imports)] // each test binary uses its own part
-pub use hardened::{HARDENED, PIDS_LIMIT};
+pub use xtask::run::hardened::{HARDENED, PIDS_LIMIT};
 
 /// Whether `podman` is on PATH; a loud skip (see [`skip`]) when not.
 pub fn podman_available(test: &str) -> bool {
@@ -594,7 +590,7 @@ pub fn assert_well_formed(bytes: &[u8], platform: &Platform, what: &str) -> ElfF
     assert_eq!(f.e_type, 2, "{what}: e_type must be ET_EXEC");
     assert_eq!(
         f.e_machine,
-        u64::from(platform.machine),
+        u64::from(xtask::elf::platform_machine(platform)),
         "{what}: e_machine for {}",
         platform.docker
     );

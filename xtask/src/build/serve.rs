@@ -1,16 +1,13 @@
-//! `cargo xtask dist --program serve`: the page, type and port `serve` bakes
-//! in, checked before anything is built; then the file and its image.
+//! `serve`: the page, type and port it bakes in, checked before anything is
+//! built; its budget; its build; and its image's Dockerfile.
 use std::ffi::OsString;
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use crate::dist::{self, Options};
-use crate::platform::{Layout, Platform, Program};
-use crate::{Error, cmd, docker};
+use crate::Error;
+use crate::build::{self, Built, Link};
+use crate::core::platform::{Layout, Platform, Program};
+use crate::elf;
 
 /// The page `serve` serves when none is given (hello/build.rs has the same bytes).
 pub const DEFAULT_PAGE: &[u8] = b"<!DOCTYPE html><title>Hello World</title><h1>Hello World</h1>\n";
@@ -169,7 +166,7 @@ pub fn check_platforms(platforms: &[&'static Platform]) -> Result<(), Error> {
 }
 
 /// Builds `serve` for `platform` with `config`: the checked file's bytes.
-pub fn build(platform: &Platform, config: &Config) -> Result<dist::Built, Error> {
+pub fn build(platform: &Platform, config: &Config) -> Result<Built, Error> {
     let root = crate::root();
     // Builds with different pages or ports share target/xtask/serve-page.bin
     // and cargo's output file, which dist reads after cargo exits: one build at
@@ -181,7 +178,7 @@ pub fn build(platform: &Platform, config: &Config) -> Result<dist::Built, Error>
         .and_then(|f| f.lock().map(|()| f))
         .map_err(|e| Error::fail(format!("lock {}: {e}", lock_path.display())))?;
     let page_file = root.join("target/xtask/serve-page.bin");
-    dist::write_if_changed(&page_file, &config.page)?;
+    crate::core::files::write_if_changed(&page_file, &config.page)?;
     let env = [
         ("HELLO_SERVE_PAGE_FILE", page_file.into_os_string()),
         (
@@ -197,77 +194,38 @@ pub fn build(platform: &Platform, config: &Config) -> Result<dist::Built, Error>
     } else {
         &[]
     };
-    let built = dist::build_with(
+    let message = build::hello::DEFAULT_MESSAGE;
+    let (elf_path, bytes) = build::link(
         platform,
-        Program::Serve,
-        Layout::Compat,
-        dist::DEFAULT_MESSAGE,
-        &env,
-        rustflags,
+        &Link {
+            program: Program::Serve,
+            layout: Layout::Compat,
+            message,
+            env: env.into(),
+            rustflags,
+        },
     )?;
+    // serve's scripts end the segment at the end of the file: no trap to cut.
+    let header = elf::check(&bytes, platform).map_err(Error::fail)?;
     let budget = budget(platform).filter(|_| config.is_default());
     if let Some(b) = budget
-        && built.bytes.len() as u64 > b
+        && bytes.len() as u64 > b
     {
         return Err(Error::fail(format!(
             "serve {}: {} bytes with the default page, over the budget of {b}: see `rust-objdump -d {}` for what grew",
             platform.docker,
-            built.bytes.len(),
-            built.elf.display()
+            bytes.len(),
+            elf_path.display()
         )));
     }
     drop(lock);
-    Ok(dist::Built { budget, ..built })
-}
-
-/// `dist --program serve`: build, write, try, and package each platform.
-pub fn dist(opts: &Options, engine: Option<&str>) -> Result<(), Error> {
-    let config = &opts.serve;
-    for &platform in &opts.platforms {
-        let built = build(platform, config)?;
-        let root = crate::root();
-        let rel = dist::program_path(Program::Serve, platform);
-        let file = root.join(&rel);
-        dist::write_file(&built.bytes, &file)?;
-        println!(
-            "serve {}: {} bytes (budget {}, goal {GOAL}), port {}, page {} bytes ({}) -> {}",
-            platform.docker,
-            built.bytes.len(),
-            built
-                .budget
-                .map_or("none for this page".into(), |b| b.to_string()),
-            config.port,
-            config.page.len(),
-            config.content_type,
-            rel.display()
-        );
-        try_file(platform, &file, config, opts.require_run)?;
-        if let Some(version) = engine {
-            let tag = match &opts.tag {
-                Some(t) => t.clone(),
-                None => tag_for(platform),
-            };
-            println!("Docker engine {version}: building {tag}");
-            image(platform, &file, &tag, config.port)?;
-            let size = docker::image_size(&tag)?;
-            println!(
-                "image {tag}: {size} bytes (docker image inspect); run it with \
-                 `docker run --rm --network host {tag}` and open http://localhost:{}/",
-                config.port
-            );
-        }
-    }
-    Ok(())
-}
-
-/// `hello:serve` for this machine's platform, `hello:serve-linux-arm64` for others.
-pub fn tag_for(platform: &Platform) -> String {
-    let is_host = Platform::host().is_some_and(|h| h.docker == platform.docker);
-    if is_host {
-        DEFAULT_TAG.to_string()
-    } else {
-        format!("{DEFAULT_TAG}-{}", platform.dir_name())
-    }
+    Ok(Built {
+        bytes,
+        header,
+        elf: elf_path,
+        message_len: message.len() as u64,
+        budget,
+    })
 }
 
 /// The image's Dockerfile: the one file, as the top-level Dockerfile has it
@@ -281,150 +239,4 @@ pub fn dockerfile(port: u16) -> String {
          EXPOSE {port}\n\
          ENTRYPOINT [\"/serve\"]\n"
     )
-}
-
-/// `docker build --platform P -t TAG -f - DIR`, DIR being `file`'s directory
-/// (target/dist/<os>-<arch>: a few small files).
-pub fn image(platform: &Platform, file: &Path, tag: &str, port: u16) -> Result<(), Error> {
-    let context = file.parent().expect("a dist file has a directory");
-    let mut cmd = Command::new("docker");
-    cmd.args([
-        "build",
-        "--quiet",
-        "--platform",
-        platform.docker,
-        "-t",
-        tag,
-        "-f",
-        "-",
-    ])
-    .arg(context);
-    let text = dockerfile(port);
-    eprintln!("$ {} < (Dockerfile, {} bytes)", cmd::line(&cmd), text.len());
-    cmd.stdin(Stdio::piped()).stdout(Stdio::null());
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| Error::fail(format!("could not run `{}`: {e}", cmd::line(&cmd))))?;
-    let written = child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(text.as_bytes());
-    let status = child
-        .wait()
-        .map_err(|e| Error::fail(format!("`{}`: {e}", cmd::line(&cmd))))?;
-    written.map_err(|e| Error::fail(format!("`{}`: {e}", cmd::line(&cmd))))?;
-    if !status.success() {
-        return Err(Error::fail(format!(
-            "`{}` failed ({status})",
-            cmd::line(&cmd)
-        )));
-    }
-    Ok(())
-}
-
-/// Starts the file (natively or under qemu-user) and checks one `GET /`, when
-/// its port is free here; otherwise says why it did not.
-fn try_file(
-    platform: &Platform,
-    file: &Path,
-    config: &Config,
-    require_run: bool,
-) -> Result<(), Error> {
-    if TcpListener::bind(("127.0.0.1", config.port)).is_err() {
-        println!(
-            "note: port {} is in use here, so dist did not start {} to try it",
-            config.port,
-            file.display()
-        );
-        return Ok(());
-    }
-    let mut run = match dist::run_command(platform, file) {
-        Ok(run) => run,
-        Err(why) if require_run => return Err(dist::qemu_missing(why)),
-        Err(why) => {
-            dist::say_not_run(file, &why);
-            return Ok(());
-        }
-    };
-    eprintln!("$ {} &", cmd::line(&run));
-    let child = run
-        .stdin(Stdio::null())
-        .spawn()
-        .map_err(|e| Error::fail(format!("could not run `{}`: {e}", cmd::line(&run))))?;
-    let mut server = Server(child);
-    let response = get(config.port, Duration::from_secs(10));
-    let status = server.stop();
-    let response = response.map_err(|e| {
-        Error::fail(format!(
-            "{} did not answer GET / on port {}: {e}",
-            file.display(),
-            config.port
-        ))
-    })?;
-    let body_at = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4);
-    if !response.starts_with(b"HTTP/1.1 200 OK\r\n")
-        || body_at.map(|i| &response[i..]) != Some(&config.page[..])
-    {
-        return Err(Error::fail(format!(
-            "{}: GET / answered {} bytes starting {:?}, not 200 and the {}-byte page",
-            file.display(),
-            response.len(),
-            String::from_utf8_lossy(&response[..response.len().min(80)]),
-            config.page.len()
-        )));
-    }
-    println!(
-        "{}: GET / on port {} -> 200, {} bytes of page; SIGTERM -> {status}",
-        file.display(),
-        config.port,
-        config.page.len()
-    );
-    Ok(())
-}
-
-/// A running server, stopped with SIGTERM when dropped.
-struct Server(Child);
-
-impl Server {
-    fn stop(&mut self) -> String {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        match self.0.wait() {
-            Ok(s) => s.to_string(),
-            Err(e) => e.to_string(),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// `GET /` as HTTP/1.0 on 127.0.0.1:`port`, retried until the server listens
-/// or `within` passes: the whole response.
-fn get(port: u16, within: Duration) -> std::io::Result<Vec<u8>> {
-    let start = Instant::now();
-    loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(mut s) => {
-                s.set_read_timeout(Some(Duration::from_secs(10)))?;
-                s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
-                let mut out = Vec::new();
-                s.read_to_end(&mut out)?;
-                return Ok(out);
-            }
-            Err(e) if start.elapsed() > within => return Err(e),
-            Err(_) => std::thread::sleep(Duration::from_millis(20)),
-        }
-    }
 }

@@ -1,7 +1,8 @@
 //! The tools `dist` needs besides cargo, installed on first use.
 use std::process::Command;
 
-use crate::{Error, cmd};
+use crate::Error;
+use crate::core::cmd;
 
 fn has_line(cmd_out: Option<std::process::Output>, want: &str) -> bool {
     cmd_out.filter(|o| o.status.success()).is_some_and(|o| {

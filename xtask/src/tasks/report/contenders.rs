@@ -5,7 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{Error, cmd};
+use crate::Error;
+use crate::core::cmd;
 
 /// A figure published elsewhere, for comparison.
 #[derive(Debug, Clone, Copy)]
@@ -395,7 +396,7 @@ pub fn build(c: &Classic, dir: &Path, inc: &Path, message: &[u8]) -> Result<Buil
                 ))
             })?;
             let path = dir.join("busybox");
-            crate::dist::write_file(&bytes, &path)?;
+            crate::core::files::write_program(&bytes, &path)?;
             Ok(BuiltFile {
                 path,
                 name: "busybox",
@@ -423,7 +424,7 @@ pub fn build(c: &Classic, dir: &Path, inc: &Path, message: &[u8]) -> Result<Buil
             let how = cmd::line(&asm).replace(&root, "");
             cmd::run(&mut asm)?;
             let bytes = fs::read(&out).map_err(io)?;
-            crate::dist::write_file(&bytes, &out)?;
+            crate::core::files::write_program(&bytes, &out)?;
             Ok(BuiltFile {
                 path: out,
                 name: "hello",
@@ -460,7 +461,7 @@ pub fn build(c: &Classic, dir: &Path, inc: &Path, message: &[u8]) -> Result<Buil
             }
             // The fixed mode and mtime, as for our file, so layers compare like with like.
             let bytes = fs::read(&out).map_err(io)?;
-            crate::dist::write_file(&bytes, &out)?;
+            crate::core::files::write_program(&bytes, &out)?;
             let root = format!("{}/", crate::root().display());
             Ok(BuiltFile {
                 path: out,

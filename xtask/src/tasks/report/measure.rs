@@ -4,7 +4,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Error, cmd};
+use crate::Error;
+use crate::core::cmd;
 
 /// Echoes and runs `cmd`, capturing both streams; fails with its stderr unless it exits 0.
 pub fn quiet(cmd: &mut Command) -> Result<Output, Error> {
@@ -53,7 +54,7 @@ pub fn docker_build(
 
 /// `docker run --rm --pull never --network none --platform P TAG`, whatever its status.
 pub fn docker_run(platform: &str, tag: &str) -> Result<Output, Error> {
-    let mut run = crate::docker::run_command(platform, tag);
+    let mut run = crate::run::docker::run_command(platform, tag);
     run.stdin(Stdio::null());
     run.output()
         .map_err(|e| Error::fail(format!("could not run `{}`: {e}", cmd::line(&run))))
@@ -81,7 +82,7 @@ pub fn gzipped_layers(tag: &str) -> Result<Vec<Vec<u8>>, Error> {
     let mut out = Vec::new();
     for layer in layers {
         let name = layer.as_str().unwrap_or_default();
-        out.push(crate::image::gzip(find(name)?)?);
+        out.push(crate::oci::tar::gzip(find(name)?)?);
     }
     Ok(out)
 }
@@ -167,7 +168,7 @@ pub fn pull(image: &str, timeout: Duration) -> Result<u64, String> {
             start.elapsed().as_secs_f64()
         ));
     }
-    crate::docker::image_size(image).map_err(|e| e.message)
+    crate::run::docker::image_size(image).map_err(|e| e.message)
 }
 
 /// The median of `samples` (nanoseconds); the mean of the middle two for an even count.

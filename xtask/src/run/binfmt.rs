@@ -3,8 +3,8 @@
 //! registered with the F flag so that the kernel opened it at registration and
 //! it need not exist inside the container).
 //!
-//! Plain std, no crate paths: the tests include this file too (tests/common),
-//! to decide whether a foreign run is possible or must be skipped.
+//! The tests read it too (`xtask::run::binfmt`), to decide whether a foreign
+//! run is possible or must be skipped.
 use std::path::{Path, PathBuf};
 
 /// Where the entries live; tests point it at another directory (an empty one

@@ -4,11 +4,17 @@
 use std::ffi::OsString;
 use std::process::Command;
 
-use crate::platform::{Layout, PLATFORMS, Platform, Program};
-use crate::{Error, binfmt, cmd, dist, docker, hardened};
+use crate::Error;
+use crate::build::hello::{self, DEFAULT_MESSAGE};
+use crate::build::{program_path, tools};
+use crate::core::args::{self, Opt};
+use crate::core::cmd;
+use crate::core::files::write_program;
+use crate::core::platform::{Layout, PLATFORMS, Platform, Program};
+use crate::run::{binfmt, docker, hardened};
 
 const HELP: &str = "\
-cargo xtask stress [--host-runs N] [--foreign-runs M]
+cargo xtask stress [options]
 
 Builds the image of every layout for this machine's platform and of the
 default layout for every other platform, then runs each with the hardened
@@ -16,6 +22,11 @@ default layout for every other platform, then runs each with the hardened
 M times per foreign platform (default 50; those run through qemu-user and
 binfmt_misc). Prints progress, then every failure with its output, and exits 1
 if any run failed or could not be made. Needs a Docker engine.
+
+Options:
+  --host-runs N      runs per layout of this machine's platform (default 200)
+  --foreign-runs M   runs per other platform (default 50)
+  -h, --help         print this help
 ";
 
 /// One image and how its runs went.
@@ -27,31 +38,24 @@ struct Target {
     failures: Vec<String>,
 }
 
-fn count(value: Option<OsString>, name: &str) -> Result<usize, Error> {
-    value
-        .and_then(|v| v.to_str().and_then(|s| s.parse().ok()))
-        .ok_or_else(|| Error::usage(format!("{name} needs a number of runs: {name} 200")))
-}
+pub const OPTS: &[Opt] = &[
+    args::value("--host-runs", "N"),
+    args::value("--foreign-runs", "M"),
+];
 
-pub fn main(args: Vec<OsString>) -> Result<(), Error> {
-    let (mut host_runs, mut foreign_runs) = (200, 50);
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        match arg.to_str() {
-            Some("--host-runs") => host_runs = count(it.next(), "--host-runs")?,
-            Some("--foreign-runs") => foreign_runs = count(it.next(), "--foreign-runs")?,
-            Some("-h" | "--help") => {
-                print!("{HELP}");
-                return Ok(());
-            }
-            _ => {
-                return Err(Error::usage(format!(
-                    "unknown option `{}`: run `cargo xtask stress --help`",
-                    arg.to_string_lossy()
-                )));
-            }
-        }
+pub fn run(words: Vec<OsString>) -> Result<(), Error> {
+    let a = args::read("stress", OPTS, words)?;
+    if a.help {
+        print!("{HELP}");
+        return Ok(());
     }
+    a.no_free()?;
+    let host_runs = a
+        .parse("--host-runs", args::number(0..=1_000_000))?
+        .unwrap_or(200);
+    let foreign_runs = a
+        .parse("--foreign-runs", args::number(0..=1_000_000))?
+        .unwrap_or(50);
     let version = docker::engine().map_err(|why| {
         Error::fail(format!(
             "no Docker engine answers ({why}): {}",
@@ -62,7 +66,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
         "Docker engine {version}; hardened run: {}",
         hardened::HARDENED.join(" ")
     );
-    crate::tools::ensure_binutils()?;
+    tools::ensure_binutils()?;
     let root = crate::root();
     let mut targets = Vec::new();
     let mut not_run = Vec::new();
@@ -75,7 +79,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
             &[Layout::DEFAULT]
         };
         for &layout in layouts {
-            let built = dist::build(platform, Program::Hello, layout, dist::DEFAULT_MESSAGE)?;
+            let built = hello::build(platform, layout, DEFAULT_MESSAGE)?;
             if !native && let Err(why) = binfmt::for_container(&built.bytes) {
                 let line = format!(
                     "{} {}: {why}; to run it: {}",
@@ -87,12 +91,15 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
                 not_run.push(line);
                 continue;
             }
-            dist::write_file(&built.bytes, &root.join(dist::dist_path(platform)))?;
+            write_program(
+                &built.bytes,
+                &root.join(program_path(Program::Hello, platform)),
+            )?;
             let tag = format!("hello-stress:{}-{}", platform.dir_name(), layout.name());
             docker::build(
                 &root,
                 platform.docker,
-                &dist::dist_path(platform),
+                &program_path(Program::Hello, platform),
                 std::slice::from_ref(&tag),
             )?;
             targets.push(Target {
@@ -115,7 +122,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
                 .arg(&t.tag);
             let out = cmd::probe(&mut run)
                 .ok_or_else(|| Error::fail(format!("could not run `{}`", cmd::line(&run))))?;
-            if !out.status.success() || out.stdout != dist::DEFAULT_MESSAGE {
+            if !out.status.success() || out.stdout != DEFAULT_MESSAGE {
                 t.failures.push(format!(
                     "run {i}: {} printed {:?}, stderr {:?}",
                     out.status,

@@ -5,7 +5,11 @@ use std::ffi::OsString;
 use std::fs;
 use std::process::Command;
 
-use crate::{Error, cmd, dist, image};
+use crate::Error;
+use crate::core::args::{self, Opt};
+use crate::core::cmd;
+use crate::core::reference::{check_tag, registry};
+use crate::oci::{self, quine::QUINE_LAYOUT};
 
 const HELP: &str = "\
 cargo xtask publish [options] REF
@@ -29,12 +33,6 @@ Options:
 
 const INSTALL: &str = "install it with `apt-get install -y skopeo`";
 
-/// The registry part of a reference, if it names one (`host[:port]/...`).
-fn registry(reference: &str) -> Option<&str> {
-    let (first, _) = reference.split_once('/')?;
-    (first.contains(['.', ':']) || first == "localhost").then_some(first)
-}
-
 /// Docker treats registries on the loopback interface as insecure by default.
 fn is_loopback(registry: &str) -> bool {
     let host = match registry.strip_prefix('[') {
@@ -48,44 +46,41 @@ fn is_loopback(registry: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-pub fn main(args: Vec<OsString>) -> Result<(), Error> {
-    let mut insecure = false;
-    let mut reference = None;
-    let mut layout_dir = image::LAYOUT;
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        match arg.to_str() {
-            Some("--program") => {
-                layout_dir = match args.next().as_ref().and_then(|v| v.to_str()) {
-                    Some("hello") => image::LAYOUT,
-                    Some("quine") => image::QUINE_LAYOUT,
-                    _ => {
-                        return Err(Error::usage(
-                            "--program needs hello or quine: cargo xtask publish --program quine REF",
-                        ));
-                    }
-                }
-            }
-            Some("-h" | "--help") => {
-                print!("{HELP}");
-                return Ok(());
-            }
-            Some("--insecure") => insecure = true,
-            Some(s) if !s.starts_with('-') && reference.is_none() => {
-                reference = Some(s.to_string())
-            }
-            _ => {
-                return Err(Error::usage(format!(
-                    "unexpected argument `{}`: run `cargo xtask publish --help`",
-                    arg.to_string_lossy()
-                )));
-            }
-        }
+pub const OPTS: &[Opt] = &[
+    args::value("--program", "hello|quine"),
+    args::flag("--insecure"),
+];
+
+pub fn run(words: Vec<OsString>) -> Result<(), Error> {
+    let a = args::read("publish", OPTS, words)?;
+    if a.help {
+        print!("{HELP}");
+        return Ok(());
     }
+    let layout_dir = match a.text("--program")? {
+        None | Some("hello") => oci::LAYOUT,
+        Some("quine") => QUINE_LAYOUT,
+        Some(_) => {
+            return Err(Error::usage(
+                "--program needs hello or quine: cargo xtask publish --program quine REF",
+            ));
+        }
+    };
+    let mut insecure = a.given("--insecure");
+    let reference = match a.free.as_slice() {
+        [] => None,
+        [one] => Some(one.to_string_lossy().into_owned()),
+        [_, extra, ..] => {
+            return Err(Error::usage(format!(
+                "unexpected argument `{}`: publish takes one REF; run `cargo xtask publish --help` for the options",
+                extra.to_string_lossy()
+            )));
+        }
+    };
     let reference = reference.ok_or_else(|| {
         Error::usage("publish needs a reference: cargo xtask publish 127.0.0.1:5000/hello:latest")
     })?;
-    dist::check_tag(&reference).map_err(|why| {
+    check_tag(&reference).map_err(|why| {
         Error::usage(format!(
             "invalid reference {reference:?}: {why}; use one like 127.0.0.1:5000/hello:latest"
         ))
@@ -129,7 +124,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     cmd::run(
         Command::new("skopeo")
             .args(["copy", "--all", "--preserve-digests", &tls])
-            .arg(format!("oci:{}:{}", layout.display(), image::LAYOUT_TAG))
+            .arg(format!("oci:{}:{}", layout.display(), oci::LAYOUT_TAG))
             .arg(format!("docker://{reference}")),
     )?;
 
@@ -144,7 +139,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     if served != index_blob {
         return Err(Error::fail(format!(
             "the registry serves {} for {reference}, not the pushed index {want}",
-            image::sha256(&served)
+            oci::sha256(&served)
         )));
     }
     println!("published {reference}: index {want}");

@@ -1,6 +1,6 @@
-//! The hardened `docker run`: the flags every image must pass. Plain data, no
-//! crate paths: the tests include this file too (tests/common), so that they
-//! and `cargo xtask stress` run the same command.
+//! The hardened `docker run`: the flags every image must pass. The tests read
+//! them too (`xtask::run::hardened`), so that they, the report and
+//! `cargo xtask stress` run the same command.
 
 /// The pids limit of the hardened run. runc starts the container with
 /// `runc init`, a Go program whose threads sit in the container's pids cgroup

@@ -3,10 +3,13 @@
 use std::ffi::OsString;
 use std::process::Command;
 
-use crate::dist::{self, DEFAULT_MESSAGE};
-use crate::elf::Reader;
-use crate::platform::{Layout, Platform, Program};
-use crate::{Error, cmd};
+use crate::Error;
+use crate::build::hello::DEFAULT_MESSAGE;
+use crate::build::{self, Built, symbol, tools};
+use crate::core::args::{self, Opt};
+use crate::core::cmd;
+use crate::core::platform::{Layout, Platform, host_or_usage, layout_option, platform_option};
+use crate::elf::{self, Reader};
 
 const HELP: &str = "\
 cargo xtask explain [--platform P] [--layout compat|tiny]
@@ -21,6 +24,7 @@ Options:
   --platform P           a Docker platform dist builds (linux/arm64, ...);
                          default: this machine's
   --layout compat|tiny   compat (default) or tiny, as for dist
+  -h, --help             print this help
 ";
 
 /// Who reads a header field.
@@ -48,63 +52,23 @@ impl Read {
     }
 }
 
-/// A header field: name, offset within its header, size, who reads it.
-type Field = (&'static str, u64, u64, Read);
-
-const EHDR64: &[Field] = &[
-    ("e_ident[EI_MAG0..4]", 0x00, 4, Read::Both),
-    ("e_ident[EI_CLASS]", 0x04, 1, Read::Qemu),
-    ("e_ident[EI_DATA]", 0x05, 1, Read::Qemu),
-    ("e_ident[EI_VERSION]", 0x06, 1, Read::Qemu),
-    ("e_ident[EI_OSABI]", 0x07, 1, Read::Neither),
-    ("e_ident[EI_ABIVERSION..16]", 0x08, 8, Read::Neither),
-    ("e_type", 0x10, 2, Read::Both),
-    ("e_machine", 0x12, 2, Read::Both),
-    ("e_version", 0x14, 4, Read::Neither),
-    ("e_entry", 0x18, 8, Read::Both),
-    ("e_phoff", 0x20, 8, Read::Both),
-    ("e_shoff", 0x28, 8, Read::Neither),
-    ("e_flags", 0x30, 4, Read::Neither),
-    ("e_ehsize", 0x34, 2, Read::Qemu),
-    ("e_phentsize", 0x36, 2, Read::Both),
-    ("e_phnum", 0x38, 2, Read::Both),
-    ("e_shentsize", 0x3a, 2, Read::Neither),
-    ("e_shnum", 0x3c, 2, Read::Neither),
-    ("e_shstrndx", 0x3e, 2, Read::Neither),
-];
-
-const EHDR32: &[Field] = &[
-    ("e_ident[EI_MAG0..4]", 0x00, 4, Read::Both),
-    ("e_ident[EI_CLASS]", 0x04, 1, Read::Qemu),
-    ("e_ident[EI_DATA]", 0x05, 1, Read::Qemu),
-    ("e_ident[EI_VERSION]", 0x06, 1, Read::Qemu),
-    ("e_ident[EI_OSABI]", 0x07, 1, Read::Neither),
-    ("e_ident[EI_ABIVERSION..16]", 0x08, 8, Read::Neither),
-    ("e_type", 0x10, 2, Read::Both),
-    ("e_machine", 0x12, 2, Read::Both),
-    ("e_version", 0x14, 4, Read::Neither),
-    ("e_entry", 0x18, 4, Read::Both),
-    ("e_phoff", 0x1c, 4, Read::Both),
-    ("e_shoff", 0x20, 4, Read::Neither),
-    ("e_flags", 0x24, 4, Read::Neither),
-    ("e_ehsize", 0x28, 2, Read::Qemu),
-    ("e_phentsize", 0x2a, 2, Read::Both),
-    ("e_phnum", 0x2c, 2, Read::Both),
-    ("e_shentsize", 0x2e, 2, Read::Neither),
-    ("e_shnum", 0x30, 2, Read::Neither),
-    ("e_shstrndx", 0x32, 2, Read::Neither),
-];
-
-const PHDR32: &[Field] = &[
-    ("p_type", 0x00, 4, Read::Both),
-    ("p_offset", 0x04, 4, Read::Both),
-    ("p_vaddr", 0x08, 4, Read::Both),
-    ("p_paddr", 0x0c, 4, Read::Neither),
-    ("p_filesz", 0x10, 4, Read::Both),
-    ("p_memsz", 0x14, 4, Read::Both),
-    ("p_flags", 0x18, 4, Read::Both),
-    ("p_align", 0x1c, 4, Read::Neither),
-];
+/// Who reads each header field (elf::EHDR64 and friends say where it is):
+/// the same in both classes. `e_flags` depends on the platform.
+fn read(name: &str, platform: &Platform) -> Read {
+    match name {
+        "e_ident[EI_MAG0..4]"
+        | "e_type"
+        | "e_machine"
+        | "e_entry"
+        | "e_phoff"
+        | "e_phentsize"
+        | "e_phnum" => Read::Both,
+        "p_type" | "p_flags" | "p_offset" | "p_vaddr" | "p_filesz" | "p_memsz" => Read::Both,
+        "e_ident[EI_CLASS]" | "e_ident[EI_DATA]" | "e_ident[EI_VERSION]" | "e_ehsize" => Read::Qemu,
+        "e_flags" => e_flags_read(platform),
+        _ => Read::Neither,
+    }
+}
 
 /// Who reads `e_flags` on `platform`: on most, no loader does.
 fn e_flags_read(platform: &Platform) -> Read {
@@ -121,17 +85,6 @@ fn e_flags_read(platform: &Platform) -> Read {
         _ => Read::Neither,
     }
 }
-
-const PHDR64: &[Field] = &[
-    ("p_type", 0x00, 4, Read::Both),
-    ("p_flags", 0x04, 4, Read::Both),
-    ("p_offset", 0x08, 8, Read::Both),
-    ("p_vaddr", 0x10, 8, Read::Both),
-    ("p_paddr", 0x18, 8, Read::Neither),
-    ("p_filesz", 0x20, 8, Read::Both),
-    ("p_memsz", 0x28, 8, Read::Both),
-    ("p_align", 0x30, 8, Read::Neither),
-];
 
 /// One role a run of bytes plays.
 #[derive(Debug, Clone)]
@@ -151,62 +104,28 @@ pub struct Row {
     pub roles: Vec<Role>,
 }
 
-pub fn main(args: Vec<OsString>) -> Result<(), Error> {
-    let mut layout = Layout::DEFAULT;
-    let mut platform = None;
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        match arg.to_str() {
-            Some("-h" | "--help") => {
-                print!("{HELP}");
-                return Ok(());
-            }
-            Some("--layout") => {
-                let v = it
-                    .next()
-                    .ok_or_else(|| Error::usage("--layout needs a value: --layout tiny|compat"))?;
-                let v = v.to_string_lossy();
-                layout = Layout::parse(&v).ok_or_else(|| {
-                    Error::usage(format!(
-                        "unknown layout `{v}`: use --layout tiny or --layout compat"
-                    ))
-                })?;
-            }
-            Some("--platform") => {
-                let v = it.next().ok_or_else(|| {
-                    Error::usage("--platform needs a value: --platform linux/arm64")
-                })?;
-                let v = v.to_string_lossy();
-                platform = Some(Platform::find(&v).ok_or_else(|| {
-                    Error::usage(format!(
-                        "unknown platform `{v}`: use one of {}",
-                        crate::platform::PLATFORMS
-                            .iter()
-                            .map(|p| p.docker)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                })?);
-            }
-            _ => {
-                return Err(Error::usage(format!(
-                    "unknown option `{}`: run `cargo xtask explain --help`",
-                    arg.to_string_lossy()
-                )));
-            }
-        }
+pub const OPTS: &[Opt] = &[
+    args::value("--platform", "P"),
+    args::value("--layout", "compat|tiny"),
+];
+
+pub fn run(words: Vec<OsString>) -> Result<(), Error> {
+    let a = args::read("explain", OPTS, words)?;
+    if a.help {
+        print!("{HELP}");
+        return Ok(());
     }
-    let platform = match platform {
-        Some(p) => p,
-        None => Platform::host().ok_or_else(|| {
-            Error::usage(format!(
-                "this machine's architecture ({}) is not one dist builds for: give --platform P",
-                std::env::consts::ARCH
-            ))
-        })?,
+    a.no_free()?;
+    let layout = match a.os("--layout") {
+        None => Layout::DEFAULT,
+        Some(v) => layout_option(&v.to_string_lossy())?,
     };
-    crate::tools::ensure_binutils()?;
-    let built = dist::build(platform, Program::Hello, layout, DEFAULT_MESSAGE)?;
+    let platform = match a.os("--platform") {
+        Some(v) => platform_option(&v.to_string_lossy(), "")?,
+        None => host_or_usage("give --platform P")?,
+    };
+    tools::ensure_binutils()?;
+    let built = build::hello::build(platform, layout, DEFAULT_MESSAGE)?;
     let rows = rows(platform, &built)?;
     println!(
         "{} {}: {} bytes, loaded at {:#x}\n",
@@ -227,16 +146,17 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
 }
 
 /// Splits the file into runs of bytes that share the same roles.
-pub fn rows(platform: &Platform, built: &dist::Built) -> Result<Vec<Row>, Error> {
+pub fn rows(platform: &Platform, built: &Built) -> Result<Vec<Row>, Error> {
     let bytes = &built.bytes;
     let r = Reader {
         bytes,
         big_endian: platform.big_endian,
     };
     let mut roles = Vec::new();
-    let mut field = |base: u64, f: &Field| {
-        let (name, off, len, read) = *f;
-        let start = base + off;
+    let mut field = |base: u64, f: &elf::Field| {
+        let (name, len) = (f.name, f.size);
+        let read = read(name, platform);
+        let start = base + f.offset;
         if let Some(value) = r.uint(start, len as usize) {
             roles.push(Role {
                 start,
@@ -249,18 +169,9 @@ pub fn rows(platform: &Platform, built: &dist::Built) -> Result<Vec<Row>, Error>
             });
         }
     };
-    let (ehdr, phdr) = if platform.class64 {
-        (EHDR64, PHDR64)
-    } else {
-        (EHDR32, PHDR32)
-    };
-    let flags_read = e_flags_read(platform);
+    let (ehdr, phdr) = elf::tables(platform.class64);
     for f in ehdr {
-        if f.0 == "e_flags" {
-            field(0, &(f.0, f.1, f.2, flags_read));
-        } else {
-            field(0, f);
-        }
+        field(0, f);
     }
     for f in phdr {
         field(built.header.e_phoff, f);
@@ -321,14 +232,11 @@ pub fn rows(platform: &Platform, built: &dist::Built) -> Result<Vec<Row>, Error>
 /// Names for the values that have one.
 fn meaning(field: &str, value: u64, arch: &str) -> String {
     let s = match (field, value) {
-        ("e_type", 2) => "ET_EXEC",
-        ("e_machine", 62) => "EM_X86_64",
-        ("e_machine", 3) => "EM_386",
-        ("e_machine", 183) => "EM_AARCH64",
-        ("e_machine", 40) => "EM_ARM",
-        ("e_machine", 243) => "EM_RISCV",
-        ("e_machine", 22) => "EM_S390",
-        ("e_machine", 21) => "EM_PPC64",
+        ("e_type", v) if v == u64::from(elf::ET_EXEC) => "ET_EXEC",
+        ("e_machine", v) => match u16::try_from(v).ok().and_then(elf::machine_name) {
+            Some(name) => name,
+            None => return String::new(),
+        },
         ("e_ident[EI_CLASS]", 1) => "ELFCLASS32",
         ("e_ident[EI_CLASS]", 2) => "ELFCLASS64",
         ("e_ident[EI_DATA]", 1) => "ELFDATA2LSB",
@@ -445,25 +353,6 @@ pub fn render(rows: &[Row], layout: Layout) -> String {
         ));
     }
     out
-}
-
-/// The address of the symbol whose demangled name starts with `prefix`.
-pub fn symbol(elf: &std::path::Path, prefix: &str) -> Result<u64, Error> {
-    let out = cmd::stdout(Command::new("rust-nm").arg("--demangle").arg(elf))?;
-    for line in String::from_utf8_lossy(&out).lines() {
-        let mut parts = line.splitn(3, ' ');
-        let (Some(addr), Some(_), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        if name.starts_with(prefix) {
-            return u64::from_str_radix(addr, 16)
-                .map_err(|_| Error::fail(format!("rust-nm printed {line:?}")));
-        }
-    }
-    Err(Error::fail(format!(
-        "no symbol {prefix} in {}",
-        elf.display()
-    )))
 }
 
 /// `_start`'s instructions below `end`: (address, length, text), from rust-objdump.

@@ -1,4 +1,6 @@
-//! The platforms `dist` builds for, and what differs between them.
+//! The platforms `dist` builds for, and what differs between them; the
+//! programs it builds. (Each platform's `e_machine` follows from its
+//! architecture: `elf::machine`.)
 
 /// One Docker platform and how `hello` is built for it.
 #[derive(Debug)]
@@ -10,8 +12,6 @@ pub struct Platform {
     pub triple: &'static str,
     /// Codegen flags for this platform's `hello`, after the common ones.
     pub rustflags: &'static [&'static str],
-    /// ELF `e_machine`.
-    pub machine: u16,
     /// ELFCLASS64 (true) or ELFCLASS32.
     pub class64: bool,
     /// ELFDATA2MSB (true) or ELFDATA2LSB.
@@ -37,7 +37,6 @@ pub const PLATFORMS: &[Platform] = &[
         docker: "linux/amd64",
         triple: "x86_64-unknown-linux-gnu",
         rustflags: &[],
-        machine: 62, // EM_X86_64
         class64: true,
         big_endian: false,
         trap: &[0x0f, 0x0b], // ud2
@@ -50,7 +49,6 @@ pub const PLATFORMS: &[Platform] = &[
         docker: "linux/386",
         triple: "i686-unknown-linux-gnu",
         rustflags: &[],
-        machine: 3, // EM_386
         class64: false,
         big_endian: false,
         trap: &[0x0f, 0x0b], // ud2
@@ -64,7 +62,6 @@ pub const PLATFORMS: &[Platform] = &[
         triple: "aarch64-unknown-linux-gnu",
         // The tiny code model: the message's address is one `adr`, not adrp+add.
         rustflags: &["-C", "code-model=tiny"],
-        machine: 183, // EM_AARCH64
         class64: true,
         big_endian: false,
         trap: &[0x20, 0x00, 0x20, 0xd4], // brk #1
@@ -78,7 +75,6 @@ pub const PLATFORMS: &[Platform] = &[
         // Thumb-2 by default: 16-bit instructions where they fit.
         triple: "thumbv7neon-unknown-linux-gnueabihf",
         rustflags: &[],
-        machine: 40, // EM_ARM
         class64: false,
         big_endian: false,
         trap: &[],
@@ -97,7 +93,6 @@ pub const PLATFORMS: &[Platform] = &[
         // arm1176, which faults on anything else.
         triple: "thumbv7neon-unknown-linux-gnueabihf",
         rustflags: &["-C", "target-cpu=arm1176jzf-s"],
-        machine: 40, // EM_ARM
         class64: false,
         big_endian: false,
         trap: &[],
@@ -113,7 +108,6 @@ pub const PLATFORMS: &[Platform] = &[
         // As linux/arm/v6, for the ARM926EJ-S (ARMv5TE), run on qemu's arm926.
         triple: "thumbv7neon-unknown-linux-gnueabihf",
         rustflags: &["-C", "target-cpu=arm926ej-s"],
-        machine: 40, // EM_ARM
         class64: false,
         big_endian: false,
         trap: &[],
@@ -129,7 +123,6 @@ pub const PLATFORMS: &[Platform] = &[
         // RV64GC: the C extension gives 16-bit forms of most instructions here.
         triple: "riscv64gc-unknown-linux-gnu",
         rustflags: &[],
-        machine: 243, // EM_RISCV
         class64: true,
         big_endian: false,
         trap: &[0x00, 0x00], // c.unimp
@@ -142,7 +135,6 @@ pub const PLATFORMS: &[Platform] = &[
         docker: "linux/s390x",
         triple: "s390x-unknown-linux-gnu",
         rustflags: &[],
-        machine: 22, // EM_S390
         class64: true,
         big_endian: true,
         trap: &[0xa7, 0xf4, 0x00, 0x01], // j .+2
@@ -157,7 +149,6 @@ pub const PLATFORMS: &[Platform] = &[
         // ship for ppc64le, and rustc's default CPU for it.
         triple: "powerpc64le-unknown-linux-gnu",
         rustflags: &[],
-        machine: 21, // EM_PPC64
         class64: true,
         big_endian: false,
         // `trap`, then the 12 zero bytes LLVM puts after every ppc64 function
@@ -311,4 +302,39 @@ impl Program {
     pub fn parse(s: &str) -> Option<Program> {
         Program::ALL.into_iter().find(|p| p.name() == s)
     }
+}
+
+/// `--layout VALUE`, for the tasks that take one.
+pub fn layout_option(v: &str) -> Result<Layout, crate::Error> {
+    Layout::parse(v).ok_or_else(|| {
+        crate::Error::usage(format!(
+            "unknown layout `{v}`: use --layout tiny or --layout compat"
+        ))
+    })
+}
+
+/// `--platform VALUE`: one platform of the table. `all` names what else the
+/// task takes (`--platform all or `), if anything.
+pub fn platform_option(v: &str, all: &str) -> Result<&'static Platform, crate::Error> {
+    Platform::find(v).ok_or_else(|| match NOT_BUILT.iter().find(|(p, _)| *p == v) {
+        Some((p, why)) => crate::Error::usage(format!("{p} is not built: {why}")),
+        None => crate::Error::usage(format!(
+            "unknown platform `{v}`: use {all}one of {}",
+            PLATFORMS
+                .iter()
+                .map(|p| p.docker)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    })
+}
+
+/// This machine's platform, for a task given no `--platform`.
+pub fn host_or_usage(fix: &str) -> Result<&'static Platform, crate::Error> {
+    Platform::host().ok_or_else(|| {
+        crate::Error::usage(format!(
+            "this machine's architecture ({}) is not one dist builds for: {fix}",
+            std::env::consts::ARCH
+        ))
+    })
 }

@@ -3,7 +3,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::{Error, cmd};
+use crate::Error;
+use crate::core::cmd;
 
 /// How to get an engine, for messages when none answers.
 pub const START_HINT: &str = "start one with `apt-get install -y docker.io` and \
@@ -54,6 +55,30 @@ pub fn build(root: &Path, platform: &str, file: &Path, tags: &[String]) -> Resul
     cmd.args(["-f", "-", "."]);
     let what = format!("Dockerfile with `{copy}`");
     run_with_stdin(&mut cmd, text.as_bytes(), &what)
+}
+
+/// `docker build --quiet --platform P -t TAG -f - DIR` with `dockerfile` on
+/// stdin: an image from a small build context (serve's target/dist/<os>-<arch>).
+pub fn build_context(
+    platform: &str,
+    context: &Path,
+    tag: &str,
+    dockerfile: &str,
+) -> Result<(), Error> {
+    let mut cmd = Command::new("docker");
+    cmd.args([
+        "build",
+        "--quiet",
+        "--platform",
+        platform,
+        "-t",
+        tag,
+        "-f",
+        "-",
+    ])
+    .arg(context)
+    .stdout(Stdio::null());
+    run_with_stdin(&mut cmd, dockerfile.as_bytes(), "Dockerfile")
 }
 
 /// Echoes and runs `cmd` with `input` on its stdin, stdout and stderr

@@ -8,8 +8,9 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::platform::Platform;
-use crate::{Error, cmd};
+use crate::Error;
+use crate::core::cmd;
+use crate::core::platform::Platform;
 
 /// The checks, in table order: (key in report.json, column heading).
 pub const CHECKS: [(&str, &str); 7] = [
@@ -26,7 +27,7 @@ pub const CHECKS: [(&str, &str); 7] = [
 /// uses (xtask/src/hardened.rs, which says why the pids limit is not 1), and
 /// no network, as GUIDE.md's run has it.
 pub fn hardened_flags() -> Vec<&'static str> {
-    let mut flags = crate::hardened::HARDENED.to_vec();
+    let mut flags = crate::run::hardened::HARDENED.to_vec();
     flags.extend(["--network", "none"]);
     flags
 }

@@ -16,9 +16,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::platform::Platform;
-use crate::serve::{self, Config};
-use crate::{Error, cmd, docker};
+use crate::Error;
+use crate::build::serve::{self, Config};
+use crate::build::tools;
+use crate::core::args::{self, Opt};
+use crate::core::cmd;
+use crate::core::files::write_program;
+use crate::core::platform::Platform;
+use crate::run::docker;
 
 const HELP: &str = "\
 cargo xtask bench-serve [options]
@@ -62,70 +67,45 @@ struct Options {
     chart: Option<PathBuf>,
 }
 
-fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
-    let mut opts = Options {
-        seconds: DEFAULT_SECONDS,
-        connections: DEFAULT_CONNECTIONS.to_vec(),
-        table: None,
-        chart: None,
-    };
-    let mut it = args.into_iter().map(|a| a.to_string_lossy().into_owned());
-    while let Some(arg) = it.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = |what: &str| {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| Error::usage(format!("{name} needs a value: {name} {what}")))
-        };
-        match name.as_str() {
-            "-h" | "--help" => {
-                print!("{HELP}");
-                return Ok(None);
-            }
-            "--seconds" => {
-                let v = value("S")?;
-                opts.seconds = v
+pub const OPTS: &[Opt] = &[
+    args::value("--seconds", "S"),
+    args::value("--connections", "A,B,.."),
+    args::value("--table", "FILE"),
+    args::value("--chart", "FILE"),
+];
+
+/// Reads and checks the options; `None` for `--help`, which it prints.
+fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
+    let a = args::read("bench-serve", OPTS, words)?;
+    if a.help {
+        print!("{HELP}");
+        return Ok(None);
+    }
+    a.no_free()?;
+    let connections = a.parse("--connections", |v| {
+        let list: Option<Vec<u32>> = v
+            .split(',')
+            .map(|c| {
+                c.trim()
                     .parse()
                     .ok()
-                    .filter(|&s| (1..=600).contains(&s))
-                    .ok_or_else(|| {
-                        Error::usage(format!("--seconds {v}: give a whole number from 1 to 600"))
-                    })?;
-            }
-            "--connections" => {
-                let v = value("A,B,..")?;
-                let list: Option<Vec<u32>> = v
-                    .split(',')
-                    .map(|c| {
-                        c.trim()
-                            .parse()
-                            .ok()
-                            .filter(|&n| (THREADS..=10_000).contains(&n))
-                    })
-                    .collect();
-                opts.connections = list.filter(|l| !l.is_empty()).ok_or_else(|| {
-                    Error::usage(format!(
-                        "--connections {v}: give counts from {THREADS} to 10000, separated by commas"
-                    ))
-                })?;
-            }
-            "--table" => opts.table = Some(value("FILE")?.into()),
-            "--chart" => opts.chart = Some(value("FILE")?.into()),
-            _ => {
-                return Err(Error::usage(format!(
-                    "unknown option `{arg}`: run `cargo xtask bench-serve --help` for the options"
-                )));
-            }
-        }
-    }
-    Ok(Some(opts))
+                    .filter(|&n| (THREADS..=10_000).contains(&n))
+            })
+            .collect();
+        list.filter(|l| !l.is_empty())
+            .ok_or_else(|| format!("give counts from {THREADS} to 10000, separated by commas"))
+    })?;
+    Ok(Some(Options {
+        seconds: a
+            .parse("--seconds", args::number(1..=600))?
+            .unwrap_or(DEFAULT_SECONDS),
+        connections: connections.unwrap_or_else(|| DEFAULT_CONNECTIONS.to_vec()),
+        table: a.os("--table").map(PathBuf::from),
+        chart: a.os("--chart").map(PathBuf::from),
+    }))
 }
 
-pub fn main(args: Vec<OsString>) -> Result<(), Error> {
+pub fn run(args: Vec<OsString>) -> Result<(), Error> {
     let Some(opts) = parse(args)? else {
         return Ok(());
     };
@@ -169,10 +149,10 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
         content_type: serve::DEFAULT_CONTENT_TYPE.into(),
         port: ours_port,
     };
-    crate::tools::ensure_binutils()?;
+    tools::ensure_binutils()?;
     let built = serve::build(platform, &config)?;
     let ours_file = dir.join("serve");
-    crate::dist::write_file(&built.bytes, &ours_file)?;
+    write_program(&built.bytes, &ours_file)?;
 
     // "wrk debian/4.1.0-3+b2 [epoll] Copyright (C) 2012 Will Glozer": up to the copyright.
     let wrk_version = version(Command::new("wrk").arg("-v"))
@@ -226,7 +206,13 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
         let image = match (&engine, c.name) {
             (Some(_), "serve") => {
                 let tag = "hello-serve-bench:serve";
-                serve::image(platform, &ours_file, tag, ours_port)?;
+                let context = ours_file.parent().expect("a dist file has a directory");
+                docker::build_context(
+                    platform.docker,
+                    context,
+                    tag,
+                    &serve::dockerfile(ours_port),
+                )?;
                 Some(docker::image_size(tag)?)
             }
             (Some(_), "busybox httpd") => Some(busybox_image(&dir, platform)?),

@@ -10,8 +10,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::platform::{Layout, PLATFORMS, Platform, Program};
-use crate::{Error, cmd, dist, docker, tools};
+use crate::Error;
+use crate::build::hello::{self, DEFAULT_MESSAGE};
+use crate::build::tools;
+use crate::core::args::{self, Opt};
+use crate::core::cmd;
+use crate::core::files::write_program;
+use crate::core::platform::{Layout, PLATFORMS, Platform};
+use crate::oci;
+use crate::run::docker;
 
 mod chart;
 mod contenders;
@@ -61,44 +68,33 @@ struct Options {
     docker_runs: u32,
 }
 
-fn parse(args: Vec<OsString>) -> Result<Option<Options>, Error> {
-    let mut opts = Options {
-        exec_runs: 1000,
-        docker_runs: MIN_DOCKER_RUNS,
-    };
-    let mut it = args.into_iter().map(|a| a.to_string_lossy().into_owned());
-    while let Some(arg) = it.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        let mut count = |min: u32| -> Result<u32, Error> {
-            let v = inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| Error::usage(format!("{name} needs a value: {name} N")))?;
-            match v.parse::<u32>() {
-                Ok(n) if n >= min => Ok(n),
-                _ => Err(Error::usage(format!(
-                    "{name} {v}: give a whole number of at least {min}"
-                ))),
-            }
-        };
-        match name.as_str() {
-            "-h" | "--help" => {
-                print!("{HELP}");
-                return Ok(None);
-            }
-            "--exec-runs" => opts.exec_runs = count(MIN_EXEC_RUNS)?,
-            "--docker-runs" => opts.docker_runs = count(MIN_DOCKER_RUNS)?,
-            _ => {
-                return Err(Error::usage(format!(
-                    "unknown option `{arg}`: run `cargo xtask report --help` for the options"
-                )));
-            }
-        }
+pub const OPTS: &[Opt] = &[
+    args::value("--exec-runs", "N"),
+    args::value("--docker-runs", "N"),
+];
+
+/// Reads and checks the options; `None` for `--help`, which it prints.
+fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
+    let a = args::read("report", OPTS, words)?;
+    if a.help {
+        print!("{HELP}");
+        return Ok(None);
     }
-    Ok(Some(opts))
+    a.no_free()?;
+    let at_least = |min: u32| {
+        move |v: &str| match v.parse::<u32>() {
+            Ok(n) if n >= min => Ok(n),
+            _ => Err(format!("give a whole number of at least {min}")),
+        }
+    };
+    Ok(Some(Options {
+        exec_runs: a
+            .parse("--exec-runs", at_least(MIN_EXEC_RUNS))?
+            .unwrap_or(1000),
+        docker_runs: a
+            .parse("--docker-runs", at_least(MIN_DOCKER_RUNS))?
+            .unwrap_or(MIN_DOCKER_RUNS),
+    }))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,7 +236,7 @@ fn progress(i: usize, n: usize, label: &str, what: &str) {
     eprintln!("report [{}/{n}] {label}: {what}", i + 1);
 }
 
-pub fn main(args: Vec<OsString>) -> Result<(), Error> {
+pub fn run(args: Vec<OsString>) -> Result<(), Error> {
     let Some(opts) = parse(args)? else {
         return Ok(());
     };
@@ -258,7 +254,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     let dir = root.join("target/report");
     let io = |p: &Path, e: std::io::Error| Error::fail(format!("write {}: {e}", p.display()));
     fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-    let message = dist::DEFAULT_MESSAGE;
+    let message = DEFAULT_MESSAGE;
     for (name, text) in [
         ("message.h", contenders::message_header(message)),
         ("message.inc", contenders::message_inc(message)),
@@ -312,7 +308,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
     for platform in PLATFORMS {
         for layout in Layout::ALL {
             let what = format!("{} {}", platform.docker, layout.name());
-            let built = match dist::build(platform, Program::Hello, layout, message) {
+            let built = match hello::build(platform, layout, message) {
                 Ok(b) => b,
                 Err(e) => {
                     let first = e.message.lines().next().unwrap_or_default().to_string();
@@ -323,7 +319,7 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
             let id = format!("hello-{}-{}", platform.dir_name(), layout.name());
             // The repository's own Dockerfile, with a context that holds only the file.
             let path = dir.join(&id).join("target/dist/hello");
-            dist::write_file(&built.bytes, &path)?;
+            write_program(&built.bytes, &path)?;
             let mut row = Row::new(
                 id,
                 format!("hello {} ({})", layout.name(), platform.docker),
@@ -338,12 +334,9 @@ pub fn main(args: Vec<OsString>) -> Result<(), Error> {
             );
             // What a registry serves for this platform: the image code's own
             // figure, and its OCI layout beside the row for the tests to read.
-            let pulled = crate::image::image(platform, &built.bytes, crate::image::mtime_secs()?)?;
+            let pulled = oci::image(platform, &built.bytes, crate::core::files::mtime_secs()?)?;
             row.pull_bytes = Some(pulled.pull_bytes() as u64);
-            crate::image::write_layout(
-                &crate::image::indexed(vec![pulled]),
-                &dir.join(&row.id).join("oci"),
-            )?;
+            oci::write_layout(&oci::indexed(vec![pulled]), &dir.join(&row.id).join("oci"))?;
             row.file = Some(BuiltFile {
                 path,
                 name: "hello",
@@ -559,7 +552,7 @@ fn cheat_row(
     };
     let file = vol.join("hello");
     let bytes = fs::read(ours).map_err(|e| Error::fail(format!("read {}: {e}", ours.display())))?;
-    dist::write_file(&bytes, &file)?;
+    write_program(&bytes, &file)?;
     let volume = format!("{}:/dir:ro", vol.display());
     let plain = verdict::docker_run(&row.platform, &tag, &["--network", "none"], &[])?;
     let hardened = verdict::hardened(&row.platform, &tag, &[], message)?;
@@ -660,7 +653,7 @@ fn image(row: &mut Row, dir: &Path, message: &[u8], host: &str) -> Result<(), Er
     let bytes = fs::read(&file.path)
         .map_err(|e| Error::fail(format!("read {}: {e}", file.path.display())))?;
     row.file_bytes = Some(bytes.len() as u64);
-    row.file_sha256 = Some(crate::image::sha256(&bytes));
+    row.file_sha256 = Some(oci::sha256(&bytes));
     let tag = format!("hello-report:{}", row.id);
     let (dockerfile, context): (PathBuf, PathBuf) = if row.kind == Kind::Ours {
         (crate::root().join("Dockerfile"), dir.join(&row.id))
@@ -687,8 +680,8 @@ fn image(row: &mut Row, dir: &Path, message: &[u8], host: &str) -> Result<(), Er
     row.tag = Some(tag.clone());
 
     // This machine runs the file itself: its own platform, or 386 on x86-64.
-    let native = row.platform == host
-        || crate::platform::Platform::find(&row.platform).is_some_and(|p| p.runs_natively());
+    let native =
+        row.platform == host || Platform::find(&row.platform).is_some_and(|p| p.runs_natively());
     let out = measure::docker_run(&row.platform, &tag)?;
     row.outcome = if out.status.success() && out.stdout == message {
         Outcome::Prints

@@ -1,0 +1,160 @@
+//! `dist --program quine`: each platform's quine built and run, its output
+//! checked against the archive the image code writes, the archives and the
+//! OCI layout written, and, with an engine, the host's loaded and run.
+use std::process::Command;
+
+use super::Options;
+use crate::Error;
+use crate::build::quine::QUINE_MAX;
+use crate::build::{self, program_path};
+use crate::core::cmd;
+use crate::core::files::write_program;
+use crate::core::platform::{Platform, Program};
+use crate::oci::{
+    self,
+    quine::{QUINE_ARCHIVE, QUINE_TAG},
+};
+use crate::run::{NotRun, docker, qemu};
+
+/// The quine has a linker script for some platforms only: `--platform all`
+/// means those, and another platform is refused.
+pub fn check_platforms(opts: &mut Options) -> Result<(), Error> {
+    let root = crate::root();
+    let has_script = |p: &Platform| root.join(format!("linker/quine-{}.ld", p.arch())).exists();
+    if opts.all_platforms {
+        opts.platforms.retain(|p| has_script(p));
+    }
+    for p in &opts.platforms {
+        let script = format!("linker/quine-{}.ld", p.arch());
+        if !root.join(&script).exists() {
+            return Err(Error::usage(format!(
+                "--program quine is not built for {}: there is no {script} \
+                 (it is built for linux/amd64 and linux/arm64); give one of those to --platform",
+                p.docker
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `dist --program quine`: builds each platform's quine, checks that what it
+/// prints is byte for byte the archive the image code writes from the file,
+/// writes the archives and the OCI layout, and, with an engine, loads the
+/// host's archive as hello:quine and checks that the image prints it again.
+pub fn run(opts: &Options, engine: Option<&str>, not_run: &mut NotRun) -> Result<(), Error> {
+    let root = crate::root();
+    let host = Platform::host().map(|p| p.docker);
+    let mut quines = Vec::new();
+    for &platform in &opts.platforms {
+        let built = build::quine::build(platform)?;
+        let file = root.join(program_path(Program::Quine, platform));
+        write_program(&built.bytes, &file)?;
+        let is_host = host == Some(platform.docker);
+        let out = if is_host {
+            let out = root.join("target/dist/quine");
+            write_program(&built.bytes, &out)?;
+            out
+        } else {
+            file.clone()
+        };
+        let q = oci::quine::quine(platform, &built.bytes)?;
+        // Where the bytes go, from the linker script's symbols.
+        let (headers, constants, code) = build::quine::parts(&built)?;
+        let size = built.bytes.len() as u64;
+        println!(
+            "quine {}: {size} bytes = ELF headers {headers} + constants {constants} + code {}; \
+             prints {} bytes; budget {QUINE_MAX} -> {}",
+            platform.docker,
+            code,
+            q.archive.len(),
+            out.strip_prefix(&root).unwrap_or(&out).display()
+        );
+        match qemu::command(platform, &file) {
+            Ok(mut run) => {
+                eprintln!("$ {}", cmd::line(&run));
+                let printed = run.output().map_err(|e| {
+                    Error::fail(format!("could not run `{}`: {e}", cmd::line(&run)))
+                })?;
+                check_quine_output(&cmd::line(&run), &printed.stdout, &q.archive)?;
+                if !printed.status.success() {
+                    return Err(Error::fail(format!(
+                        "`{}` printed the archive but exited with {}",
+                        cmd::line(&run),
+                        printed.status
+                    )));
+                }
+                println!(
+                    "{} printed the {}-byte archive the image code writes, byte for byte",
+                    cmd::line(&run),
+                    q.archive.len()
+                );
+            }
+            Err(why) => not_run.file(&file, &why),
+        }
+        quines.push(q);
+    }
+    let host_quine = quines
+        .iter()
+        .find(|q| Some(q.image.platform.docker) == host)
+        .map(|q| (q.archive.clone(), q.image.config.digest.clone()));
+    oci::quine::write_quine(quines)?;
+
+    let Some(version) = engine else {
+        return Ok(());
+    };
+    let Some((archive, id)) = host_quine else {
+        println!(
+            "note: not loaded into Docker: this run did not build this machine's platform ({})",
+            host.unwrap_or(std::env::consts::ARCH)
+        );
+        return Ok(());
+    };
+    let tag = QUINE_TAG;
+    println!("Docker engine {version}: loading {}", QUINE_ARCHIVE);
+    let loaded =
+        cmd::stdout(
+            Command::new("docker")
+                .current_dir(&root)
+                .args(["load", "-i", QUINE_ARCHIVE]),
+        )?;
+    let loaded = String::from_utf8_lossy(&loaded);
+    if !loaded.contains(&format!("Loaded image: {tag}")) {
+        return Err(Error::fail(format!(
+            "docker load printed {loaded:?}, not `Loaded image: {tag}`"
+        )));
+    }
+    let got =
+        cmd::stdout(Command::new("docker").args(["image", "inspect", "--format", "{{.Id}}", tag]))?;
+    let got = String::from_utf8_lossy(&got).trim().to_string();
+    if got != id {
+        return Err(Error::fail(format!(
+            "docker gave {tag} the image ID {got}, not sha256(config) = {id}"
+        )));
+    }
+    let platform = host.expect("the host quine was built");
+    let out = docker::run(platform, tag)?;
+    check_quine_output(&format!("docker run {tag}"), &out, &archive)?;
+    println!("image {tag}: ID {id}; docker run {tag} printed the archive it was loaded from");
+    Ok(())
+}
+
+/// Fails unless `printed` is `archive`, naming the first byte that differs.
+fn check_quine_output(what: &str, printed: &[u8], archive: &[u8]) -> Result<(), Error> {
+    if printed == archive {
+        return Ok(());
+    }
+    let at = printed
+        .iter()
+        .zip(archive)
+        .position(|(a, b)| a != b)
+        .unwrap_or(printed.len().min(archive.len()));
+    Err(Error::fail(format!(
+        "`{what}` printed {} bytes that differ from the {}-byte archive xtask/src/oci/quine.rs \
+         writes (quine) at offset {at} (block {}, byte {}): the program and the image code \
+         disagree; compare hello/src/bin/quine.rs with oci::quine::quine",
+        printed.len(),
+        archive.len(),
+        at / 512,
+        at % 512
+    )))
+}
