@@ -1,6 +1,8 @@
 //! Shared by the end-to-end tests: running the xtask, the built file, and Docker.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod lex;
+
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{Read, Write};
