@@ -16,7 +16,7 @@ pub const PAGE: u64 = 4096;
 /// The largest page size a Linux kernel for these platforms uses (arm64,
 /// ppc64le and others build with 64 KiB pages): a file whose p_vaddr and
 /// p_offset agree modulo this loads with 4K, 16K and 64K pages alike.
-pub const MAX_PAGE: u64 = 65536;
+pub const MAX_PAGE_SIZE: u64 = 65536;
 
 /// The ELF header and first program header fields, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -320,9 +320,9 @@ pub fn check(bytes: &[u8], platform: &Platform) -> Result<Header, String> {
             h.p_type, h.p_flags
         ));
     }
-    if h.p_offset % MAX_PAGE != h.p_vaddr % MAX_PAGE {
+    if h.p_offset % MAX_PAGE_SIZE != h.p_vaddr % MAX_PAGE_SIZE {
         return fail(format!(
-            "p_offset {:#x} and p_vaddr {:#x} differ modulo {MAX_PAGE:#x}: a kernel with \
+            "p_offset {:#x} and p_vaddr {:#x} differ modulo {MAX_PAGE_SIZE:#x}: a kernel with \
              64 KiB pages cannot map the file; put the load address on a 64 KiB boundary",
             h.p_offset, h.p_vaddr
         ));

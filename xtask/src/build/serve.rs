@@ -15,7 +15,7 @@ pub const DEFAULT_PAGE: &[u8] = b"<!DOCTYPE html><title>Hello World</title><h1>H
 pub const DEFAULT_CONTENT_TYPE: &str = "text/html";
 pub const DEFAULT_PORT: u16 = 8080;
 /// The largest page: 1 MiB. The page is part of the file, and so of the image.
-pub const MAX_PAGE: usize = 1 << 20;
+pub const MAX_PAGE_FILE: usize = 1 << 20;
 /// The image's tag for this machine's platform.
 pub const DEFAULT_TAG: &str = "hello:serve";
 
@@ -84,9 +84,9 @@ pub fn config(
                     path.display()
                 )));
             }
-            if page.len() > MAX_PAGE {
+            if page.len() > MAX_PAGE_FILE {
                 return Err(Error::usage(format!(
-                    "--page-file {} has {} bytes, more than the {MAX_PAGE} (1 MiB) allowed: give a smaller page",
+                    "--page-file {} has {} bytes, more than the {MAX_PAGE_FILE} (1 MiB) allowed: give a smaller page",
                     path.display(),
                     page.len()
                 )));

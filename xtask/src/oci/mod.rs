@@ -201,7 +201,7 @@ pub(crate) fn index_of(manifests: Vec<Value>) -> Blob {
 
 /// The images of `files` (each platform with its `hello`), in that order, and
 /// the index over them.
-pub fn build(files: &[(&'static Platform, PathBuf)]) -> Result<Images, Error> {
+pub fn from_files(files: &[(&'static Platform, PathBuf)]) -> Result<Images, Error> {
     if files.is_empty() {
         return Err(Error::fail(
             "no platform to package: run `cargo xtask dist` first",
@@ -310,7 +310,7 @@ pub fn archive(image: &Image, tag: &str, mtime: u64) -> Result<Vec<u8>, Error> {
 /// `tag`, and prints the sizes a client pulls.
 pub fn write(files: &[(&'static Platform, PathBuf)], tag: &str) -> Result<Images, Error> {
     // (hello's images; the quine's are `write_quine`'s.)
-    let images = build(files)?;
+    let images = from_files(files)?;
     let root = crate::root();
     let layout = root.join(LAYOUT);
     write_layout(&images, &layout)?;

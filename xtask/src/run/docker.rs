@@ -28,13 +28,13 @@ pub fn engine() -> Result<String, String> {
     }
 }
 
-/// The Dockerfile's line that copies the file in; `build` points it at the
+/// The Dockerfile's line that copies the file in; `build_hello` points it at the
 /// platform's file.
 const COPY_LINE: &str = "COPY target/dist/hello /hello";
 
 /// `docker build --platform P -t TAG... -f - DIR`, with the repository root's
 /// Dockerfile on stdin, its `COPY` taking `file` (relative to `root`).
-pub fn build(root: &Path, platform: &str, file: &Path, tags: &[String]) -> Result<(), Error> {
+pub fn build_hello(root: &Path, platform: &str, file: &Path, tags: &[String]) -> Result<(), Error> {
     let path = root.join("Dockerfile");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Error::fail(format!("read {}: {e}", path.display())))?;

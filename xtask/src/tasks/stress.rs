@@ -96,7 +96,7 @@ pub fn run(words: Vec<OsString>) -> Result<(), Error> {
                 &root.join(program_path(Program::Hello, platform)),
             )?;
             let tag = format!("hello-stress:{}-{}", platform.dir_name(), layout.name());
-            docker::build(
+            docker::build_hello(
                 &root,
                 platform.docker,
                 &program_path(Program::Hello, platform),

@@ -77,7 +77,7 @@ fn one(
             None => vec![platform_tag(platform)],
         };
         println!("Docker engine {version}: building {}", tags.join(", "));
-        image(platform, &tags, &opts.message, &built.bytes, not_run)?;
+        docker_image(platform, &tags, &opts.message, &built.bytes, not_run)?;
     }
     Ok(())
 }
@@ -111,7 +111,7 @@ fn run_file(run: &mut Command, file: &Path, message: &[u8]) -> Result<(), Error>
     Ok(())
 }
 
-fn image(
+fn docker_image(
     platform: &Platform,
     tags: &[String],
     message: &[u8],
@@ -119,7 +119,7 @@ fn image(
     not_run: &mut NotRun,
 ) -> Result<(), Error> {
     let file_size = file.len() as u64;
-    docker::build(
+    docker::build_hello(
         &crate::root(),
         platform.docker,
         &program_path(Program::Hello, platform),
