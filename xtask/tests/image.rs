@@ -457,7 +457,7 @@ fn readme_pull_sizes_match_measured() {
         "\nThe image index, which a client fetches first: {} bytes.\n",
         layout.index.bytes.len()
     ));
-    assert_readme_block("pull", &expected);
+    assert_page_block("docs/pull-size.md", "pull", &expected);
 }
 
 /// Every output file's bytes, by path under target/dist.

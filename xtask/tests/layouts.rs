@@ -67,7 +67,7 @@ fn default_is_compat_and_matches_qemus_binfmt_entry() {
     let (tiny, _) = build("tiny");
     assert!(
         !matches_binfmt(&tiny),
-        "tiny now matches qemu's binfmt entry; update the README and this test"
+        "tiny now matches qemu's binfmt entry; update docs/layouts.md and this test"
     );
 }
 
@@ -164,9 +164,9 @@ fn default_runs_under_qemu_and_tiny_is_recorded() {
     match run_qemu(&qemu, &tiny) {
         Qemu::Rejected(why) => assert!(
             rejection_cell(&bytes, &why).contains("EI_CLASS"),
-            "qemu's behaviour with tiny changed: it now says {why:?}; the README's layouts table will show it"
+            "qemu's behaviour with tiny changed: it now says {why:?}; docs/layouts.md's table will show it"
         ),
-        Qemu::Runs => panic!("qemu now runs tiny: the README's layouts table will show it"),
+        Qemu::Runs => panic!("qemu now runs tiny: docs/layouts.md's table will show it"),
     }
 }
 
@@ -223,10 +223,10 @@ fn podman_load() -> String {
         .to_string()
 }
 
-/// Runs every layout wherever this machine can run it, and checks the README's
-/// table (and its legend) against what ran. A column that cannot be run here
+/// Runs every layout wherever this machine can run it, and checks
+/// docs/layouts.md's table (and its legend) against what ran. A column that cannot be run here
 /// is a loud skip (a failure under HELLO_REQUIRE_TOOLS), its cell says
-/// "not run", and the README is then not compared.
+/// "not run", and docs/layouts.md is then not compared.
 #[test]
 fn compatibility_matrix_matches_readme() {
     let test = "compatibility_matrix_matches_readme";
@@ -316,10 +316,10 @@ fn compatibility_matrix_matches_readme() {
         PODMAN_ULIMITS.join(" ")
     ));
     if complete {
-        assert_readme_block("layouts", &table);
+        assert_page_block("docs/layouts.md", "layouts", &table);
     } else {
         eprintln!(
-            "the table as measured here (not compared with README.md: a column was not run):\n{table}"
+            "the table as measured here (not compared with docs/layouts.md: a column was not run):\n{table}"
         );
     }
 }

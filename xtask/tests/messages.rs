@@ -359,13 +359,13 @@ fn readme_message_sizes_match_measured() {
     for ((label, _), row) in samples.iter().zip(&sizes) {
         table.push_str(&format!("| {label} | {} | {} |\n", row[0], row[1]));
     }
-    assert_readme_block("message-sizes", &table);
+    assert_page_block("docs/message.md", "message-sizes", &table);
 
     // The sentence before the table, from the same builds: where the code grows
     // and by how much. Both layouts grow alike, or the sentence would need one each.
     assert_eq!(
         extra[0], extra[1],
-        "tiny and compat grow differently with the message: say so in README.md"
+        "tiny and compat grow differently with the message: say so in docs/message.md"
     );
     let growth = &extra[0];
     let first = growth.iter().find(|&&(_, e)| e > 0).copied();
@@ -380,7 +380,8 @@ fn readme_message_sizes_match_measured() {
             && growth.iter().any(|&(n, e)| n == from2 - 1 && e == bytes1),
         "the samples do not pin where the code grows ({growth:?}): add the lengths just below each step"
     );
-    assert_readme_block(
+    assert_page_block(
+        "docs/message.md",
         "message-growth",
         &format!(
             "from {from1} bytes on the exit status needs a full comparison (see `exit_status` \

@@ -166,7 +166,7 @@ fn readme_sizes_match_measured() {
     } else {
         // Not measured here (loud skip above): keep the README's figure, so the
         // file column is still checked.
-        let block = readme_block("sizes");
+        let block = page_block("README.md", "sizes");
         let row = block.lines().nth(2).unwrap_or("");
         row.trim_end_matches(" |")
             .rsplit(" | ")
@@ -180,7 +180,7 @@ fn readme_sizes_match_measured() {
          | `compat` (default): `target/dist/hello`, image `hello:latest` | the Linux kernel, and qemu-user through binfmt_misc (Docker on another architecture) | {size} | {image_size} |\n\
          | `tiny` (`--layout tiny`): the record | the Linux kernel only | {tiny} | not shipped: an image holds it only when asked |\n"
     );
-    assert_readme_block("sizes", &expected);
+    assert_page_block("README.md", "sizes", &expected);
 }
 
 /// `_start`'s size from the linked ELF's symbol table (`rust-nm -S`), before
@@ -231,7 +231,8 @@ fn readme_code_size_matches_measured() {
         "the file holds {in_file} bytes of code from e_entry, but _start is {start_size} bytes \
          with a {trap}-byte trap"
     );
-    assert_readme_block(
+    assert_page_block(
+        "docs/not-done.md",
         "code-size",
         &format!(
             "rustc compiles it to {start_size} bytes, {in_file} in the file, which leaves out \

@@ -39,10 +39,11 @@ struct Case {
     mask: &'static str,
     /// Docker's `hello-world` image for this platform: its one layer, gzip
     /// compressed, in bytes. Published, not measured here (no registry answers
-    /// on the machines this runs on); the README labels it so. From docker-library/repo-info,
-    /// repos/hello-world/remote/latest.md (commit 11dd8d4c, images of March 2026).
+    /// on the machines this runs on); docs/platforms.md labels it so. From
+    /// docker-library/repo-info, repos/hello-world/remote/latest.md (commit
+    /// 11dd8d4c, images of March 2026).
     hello_world_layer: u64,
-    /// The README's name for the row.
+    /// docs/platforms.md's name for the row.
     label: &'static str,
     /// Page sizes besides 4K that the file is run with (`qemu -p`).
     pages: &'static [u32],
@@ -524,15 +525,20 @@ fn every_file_loads_at_its_address_and_maps_one_page() {
             }
         }
     }
-    // The README's "386 ... loaded at 0x200000".
+    // docs/platforms.md's "386 ... loaded at 0x200000".
     let i386_tiny = i386_tiny.expect("PLATFORMS has linux/386");
-    assert_readme_block("load-386", &format!("loaded at {i386_tiny:#x}"));
+    assert_page_block(
+        "docs/platforms.md",
+        "load-386",
+        &format!("loaded at {i386_tiny:#x}"),
+    );
     // The README's opening "loads at 0x10000 and maps one page": the default build.
     let bytes = dist_default();
     let host = platform::Platform::host().expect("this machine's platform is built");
     let f = assert_well_formed(&bytes, host, "target/dist/hello");
     let pages = (f.p_vaddr + f.p_memsz).div_ceil(4096) - f.p_vaddr / 4096;
-    assert_readme_block(
+    assert_page_block(
+        "README.md",
         "load",
         &format!(
             "loads at {:#x} and maps {}",
@@ -698,7 +704,7 @@ fn readme_platforms_table_matches_measured() {
             group(case.hello_world_layer)
         ));
     }
-    assert_readme_block("platforms", &expected);
+    assert_page_block("docs/platforms.md", "platforms", &expected);
 }
 
 /// 3149 -> "3,149".

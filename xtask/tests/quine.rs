@@ -411,7 +411,7 @@ fn published_quine_pulled_and_run_prints_the_same_bytes() {
     docker(&["rmi", "-f", &id]);
 }
 
-/// README.md's Quine table: each platform's file size and where its bytes go,
+/// docs/quine.md's table: each platform's file size and where its bytes go,
 /// as dist measures them.
 #[test]
 fn readme_quine_sizes_match_measured() {
@@ -466,7 +466,7 @@ fn readme_quine_sizes_match_measured() {
         rows, 2,
         "dist built the quine for amd64 and arm64:\n{stdout}"
     );
-    assert_readme_block("quine-sizes", &table);
+    assert_page_block("docs/quine.md", "quine-sizes", &table);
 }
 
 /// What the quine cannot do is refused with status 2 and a message that says

@@ -1,8 +1,9 @@
 //! `cargo xtask report` end to end: it runs to the end and prints its table,
 //! every contender it built is run and checked here again (the assembly
 //! contenders rebuilt with nasm, samples of the verdict cells recomputed, the
-//! 0-byte image run both ways), and the README's scoreboard and headline and
-//! the committed chart docs/sizes.svg agree with target/report/report.json.
+//! 0-byte image run both ways), and docs/scoreboard.md's scoreboard,
+//! README.md's headline and the committed chart docs/sizes.svg agree with
+//! target/report/report.json.
 mod common;
 
 use common::*;
@@ -22,7 +23,7 @@ fn run_file(file: &Path, stdout: Stdout, uid: Option<u32>, ulimit_kib: Option<u3
 struct Run {
     stdout: String,
     json: Value,
-    /// docs/sizes.svg and the README block as committed, read before the report
+    /// docs/sizes.svg and the scoreboard block as committed, read before the report
     /// rewrote the chart.
     committed_svg: String,
     committed_block: String,
@@ -49,8 +50,8 @@ fn report() -> Option<&'static Run> {
         }
         let committed_svg = std::fs::read_to_string(root().join("docs/sizes.svg"))
             .expect("read docs/sizes.svg: run `cargo xtask report` and commit it");
-        let committed_block = readme_block("scoreboard");
-        let committed_headline = readme_block("headline");
+        let committed_block = page_block("docs/scoreboard.md", "scoreboard");
+        let committed_headline = page_block("README.md", "headline");
         let _g = lock();
         // The fewest timed runs the report accepts: CI proves it works, and
         // asserts no speed.
@@ -485,7 +486,7 @@ fn cheat_image_runs_only_with_a_host_volume() {
 
 /// Our every platform and layout: checks 1 and 7 recomputed here (natively
 /// and under qemu, or under qemu only for other architectures), and amd64
-/// `tiny` fails under qemu as the README says.
+/// `tiny` fails under qemu as docs/layouts.md says.
 #[test]
 fn our_verdict_cells_are_what_a_run_shows() {
     let Some(run) = report() else { return };
@@ -803,14 +804,15 @@ fn table_cells(lines: &[&str]) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// The committed README block agrees with report.json, row by row: the sizes,
-/// the published figures, whether each image runs, and every verdict cell.
+/// The committed scoreboard block (docs/scoreboard.md) agrees with
+/// report.json, row by row: the sizes, the published figures, whether each
+/// image runs, and every verdict cell.
 #[test]
 fn readme_scoreboard_matches_the_report() {
     let Some(run) = report() else { return };
     let paste = || {
         format!(
-            "Replace the lines between <!-- BEGIN scoreboard --> and <!-- END scoreboard --> in README.md with:\n{}",
+            "Replace the lines between <!-- BEGIN scoreboard --> and <!-- END scoreboard --> in docs/scoreboard.md with:\n{}",
             run.block
         )
     };
@@ -819,7 +821,7 @@ fn readme_scoreboard_matches_the_report() {
     assert_eq!(
         sizes.len(),
         rows(run).len(),
-        "README scoreboard rows. {}",
+        "docs/scoreboard.md scoreboard rows. {}",
         paste()
     );
     for (cells, r) in sizes.iter().zip(rows(run)) {
@@ -844,7 +846,7 @@ fn readme_scoreboard_matches_the_report() {
         assert_eq!(
             cells[..],
             want[..],
-            "README scoreboard row {cells:?}. {}",
+            "docs/scoreboard.md scoreboard row {cells:?}. {}",
             paste()
         );
     }
@@ -852,7 +854,7 @@ fn readme_scoreboard_matches_the_report() {
     let start = lines
         .iter()
         .position(|l| l.starts_with("| contender | 1."))
-        .unwrap_or_else(|| panic!("README scoreboard has no verdict table. {}", paste()));
+        .unwrap_or_else(|| panic!("docs/scoreboard.md has no verdict table. {}", paste()));
     let verdicts = table_cells(&lines[start..]);
     let keys: Vec<&str> = run.json["checks_made"]
         .as_array()
@@ -867,7 +869,7 @@ fn readme_scoreboard_matches_the_report() {
     assert_eq!(
         verdicts.len(),
         with.len(),
-        "README verdict rows. {}",
+        "docs/scoreboard.md verdict rows. {}",
         paste()
     );
     for (cells, r) in verdicts.iter().zip(with) {
@@ -876,7 +878,7 @@ fn readme_scoreboard_matches_the_report() {
             keys.iter()
                 .map(|k| r["verdict"][k].as_str().unwrap().to_string()),
         );
-        assert_eq!(cells, &want, "README verdict row. {}", paste());
+        assert_eq!(cells, &want, "docs/scoreboard.md verdict row. {}", paste());
         // Well-behaved is all seven.
         let all = keys.iter().all(|k| r["verdict"][k] == "yes");
         assert_eq!(all, r["well_behaved"] == "yes", "{}", r["id"]);
@@ -884,7 +886,7 @@ fn readme_scoreboard_matches_the_report() {
     assert_eq!(
         run.committed_block,
         run.block,
-        "README scoreboard. {}",
+        "docs/scoreboard.md scoreboard. {}",
         paste()
     );
 }

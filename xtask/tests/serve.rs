@@ -786,5 +786,5 @@ fn sizes_in_readme() {
         row("linux/amd64", amd64, BUDGET_AMD64),
         row("linux/arm64", arm64, BUDGET_ARM64)
     );
-    assert_readme_block("serve-sizes", &table);
+    assert_page_block("docs/serve.md", "serve-sizes", &table);
 }

@@ -1,5 +1,5 @@
 //! `cargo xtask bench-serve`: a short run works end to end (CI runs this; it
-//! proves the benchmark works and asserts no speed), and README.md's table and
+//! proves the benchmark works and asserts no speed), and docs/serve.md's table and
 //! docs/serve-bench.svg agree with the full run's committed results,
 //! docs/serve-bench.json.
 mod common;
@@ -137,7 +137,11 @@ fn readme_and_chart_match_the_committed_run() {
     assert_eq!(json["seconds"], 10, "the committed run is the full one");
     assert_complete(&json, "docs/serve-bench.json");
     let table = xtask_ok(&["bench-serve", "--table", path.to_str().unwrap()]);
-    assert_readme_block("serve-bench", &String::from_utf8(table.stdout).unwrap());
+    assert_page_block(
+        "docs/serve.md",
+        "serve-bench",
+        &String::from_utf8(table.stdout).unwrap(),
+    );
     // The committed chart is the one drawn from the JSON, and each bar is
     // the JSON's number.
     let svg = std::fs::read_to_string(root().join("docs/serve-bench.svg")).unwrap();

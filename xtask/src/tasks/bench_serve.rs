@@ -1,9 +1,9 @@
 //! `cargo xtask bench-serve`: `serve` against nginx, lighttpd and busybox httpd,
 //! on this machine, in one run, each serving the same page on 127.0.0.1, loaded
-//! by `wrk`. Writes target/report/serve.json, target/report/serve.md (the
-//! README's table) and target/report/serve.svg; the full run (the default
-//! options) also writes docs/serve-bench.json and docs/serve-bench.svg, which
-//! the README's table and chart are checked against.
+//! by `wrk`. Writes target/report/serve.json, target/report/serve.md
+//! (docs/serve.md's table) and target/report/serve.svg; the full run (the
+//! default options) also writes docs/serve-bench.json and docs/serve-bench.svg,
+//! which docs/serve.md's table and chart are checked against.
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
@@ -37,9 +37,9 @@ answers), the summed PSS of the server's processes under load
 (/proc/PID/smaps_rollup), and, with a Docker engine, the size of the FROM
 scratch images (serve's, busybox's). Ratios are against nginx.
 
-Writes target/report/serve.json, target/report/serve.md (the README table) and
-target/report/serve.svg; the full run (no options) also writes
-docs/serve-bench.json and docs/serve-bench.svg, which README.md is checked
+Writes target/report/serve.json, target/report/serve.md (docs/serve.md's
+table) and target/report/serve.svg; the full run (no options) also writes
+docs/serve-bench.json and docs/serve-bench.svg, which docs/serve.md is checked
 against (cargo test --test serve_bench).
 
 Needs wrk, nginx, lighttpd and busybox: apt-get install -y wrk nginx-light
@@ -48,7 +48,7 @@ lighttpd busybox-static.
 Options:
   --seconds S            seconds of load per point (default 10; CI uses 1)
   --connections A,B,..   connection counts (default 10,100,1000)
-  --table FILE           print the README table for a serve.json and exit
+  --table FILE           print docs/serve.md's table for a serve.json and exit
   --chart FILE           print the SVG chart for a serve.json and exit
   -h, --help             print this help
 ";
@@ -253,7 +253,7 @@ pub fn run(args: Vec<OsString>) -> Result<(), Error> {
         write(&root.join("docs/serve-bench.svg"), svg.as_bytes())?;
         println!(
             "wrote target/report/serve.{{json,md,svg}}, docs/serve-bench.json and docs/serve-bench.svg; \
-             paste target/report/serve.md into README.md's serve-bench block (or run \
+             paste target/report/serve.md into docs/serve.md's serve-bench block (or run \
              HELLO_UPDATE_README=1 cargo test --test serve_bench)"
         );
     } else {
@@ -735,7 +735,7 @@ fn ratio(a: &Value, b: Option<&Value>) -> String {
     }
 }
 
-/// The README table: one row per contender and connection count, with ratios
+/// docs/serve.md's table: one row per contender and connection count, with ratios
 /// against nginx at the same count.
 pub fn table(json: &Value) -> Result<String, Error> {
     let mut s = format!(

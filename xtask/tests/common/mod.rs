@@ -310,59 +310,57 @@ pub fn own_tag(what: &str) -> String {
     format!("hello:test-{what}-{}", std::process::id())
 }
 
-/// The text between `<!-- BEGIN name -->` and `<!-- END name -->` in README.md.
-pub fn readme_block(name: &str) -> String {
-    let readme = std::fs::read_to_string(root().join("README.md")).expect("read README.md");
-    // A block is whole lines or, for one figure inside a sentence, inline.
+/// The text between `<!-- BEGIN name -->` and `<!-- END name -->` in `page`, a
+/// Markdown file named from the root: README.md or one of docs/*.md.
+pub fn page_block(page: &str, name: &str) -> String {
+    let text =
+        std::fs::read_to_string(root().join(page)).unwrap_or_else(|e| panic!("read {page}: {e}"));
+    let (start, stop) = block_span(&text, page, name);
+    text[start..stop].to_string()
+}
+
+/// Where the block `name` starts and stops in `text` (the Markdown file `page`).
+/// A block is whole lines or, for one figure inside a sentence, inline.
+fn block_span(text: &str, page: &str, name: &str) -> (usize, usize) {
     let begin = format!("<!-- BEGIN {name} -->");
     let end = format!("<!-- END {name} -->");
-    let begin = if readme.contains(&format!("{begin}\n")) {
+    let begin = if text.contains(&format!("{begin}\n")) {
         format!("{begin}\n")
     } else {
         begin
     };
-    let start = readme
+    let start = text
         .find(&begin)
-        .unwrap_or_else(|| panic!("README.md has no `{begin}` marker"))
+        .unwrap_or_else(|| panic!("{page} has no `{begin}` marker"))
         + begin.len();
-    let stop = readme[start..]
+    let stop = text[start..]
         .find(&end)
-        .unwrap_or_else(|| panic!("README.md has no `{end}` marker"))
+        .unwrap_or_else(|| panic!("{page} has no `{end}` marker"))
         + start;
-    readme[start..stop].to_string()
+    (start, stop)
 }
 
-/// Fails unless the README block `name` is exactly `expected`, printing the block
-/// to paste. With HELLO_UPDATE_README=1 it rewrites the block instead (then
-/// review the diff and commit it).
-pub fn assert_readme_block(name: &str, expected: &str) {
-    let got = readme_block(name);
+/// Fails unless the block `name` in `page` (README.md or docs/*.md) is exactly
+/// `expected`, printing the block to paste. With HELLO_UPDATE_README=1 it
+/// rewrites the block instead (then review the diff and commit it).
+pub fn assert_page_block(page: &str, name: &str, expected: &str) {
+    let got = page_block(page, name);
     if got == expected {
         return;
     }
     if std::env::var_os("HELLO_UPDATE_README").is_some() {
-        let path = root().join("README.md");
-        let readme = std::fs::read_to_string(&path).unwrap();
-        let begin = format!("<!-- BEGIN {name} -->");
-        let begin = if readme.contains(&format!("{begin}\n")) {
-            format!("{begin}\n")
-        } else {
-            begin
-        };
-        let start = readme.find(&begin).unwrap() + begin.len();
-        let updated = format!(
-            "{}{expected}{}",
-            &readme[..start],
-            &readme[start + got.len()..]
-        );
+        let path = root().join(page);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (start, stop) = block_span(&text, page, name);
+        let updated = format!("{}{expected}{}", &text[..start], &text[stop..]);
         std::fs::write(&path, updated).unwrap();
-        eprintln!("HELLO_UPDATE_README: rewrote README.md's `{name}` block");
+        eprintln!("HELLO_UPDATE_README: rewrote {page}'s `{name}` block");
         return;
     }
     panic!(
-        "README.md's `{name}` block differs from what was measured. Replace the lines between \
-         <!-- BEGIN {name} --> and <!-- END {name} --> with the lines below, or rerun with \
-         HELLO_UPDATE_README=1:\n{expected}\n(README.md has:\n{got})"
+        "{page}'s `{name}` block differs from what was measured. Replace the lines between \
+         <!-- BEGIN {name} --> and <!-- END {name} --> in {page} with the lines below, or \
+         rerun with HELLO_UPDATE_README=1:\n{expected}\n({page} has:\n{got})"
     );
 }
 

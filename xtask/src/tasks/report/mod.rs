@@ -45,7 +45,7 @@ references; prints a line on stderr as each contender starts and finishes;
 and writes:
   stdout                        the table (last)
   target/report/report.json     everything measured
-  target/report/scoreboard.md   the README's scoreboard block
+  target/report/scoreboard.md   docs/scoreboard.md's scoreboard block
   target/report/headline.md     the README's headline block
   docs/sizes.svg                the chart of image sizes (log scale)
 
@@ -457,7 +457,7 @@ pub fn run(args: Vec<OsString>) -> Result<(), Error> {
     }
     println!("headline: {headline}");
     println!(
-        "wrote target/report/report.json, target/report/scoreboard.md and headline.md (the README blocks) and docs/sizes.svg in {:.0} s",
+        "wrote target/report/report.json, target/report/scoreboard.md and headline.md (the blocks of docs/scoreboard.md and README.md) and docs/sizes.svg in {:.0} s",
         started.elapsed().as_secs_f64()
     );
     println!("\n{}", table(&rows, &perf));
@@ -883,7 +883,7 @@ fn table(rows: &[Row], perf: &measure::Perf) -> String {
     t
 }
 
-/// What the README's "prints the message in `scratch`" cell says.
+/// What the scoreboard's "prints the message in `scratch`" cell says.
 fn runs_cell(o: &Outcome) -> String {
     match o {
         Outcome::Prints => "yes".to_string(),
@@ -892,7 +892,7 @@ fn runs_cell(o: &Outcome) -> String {
     }
 }
 
-/// The README's block: the deterministic figures (sizes, whether each runs,
+/// docs/scoreboard.md's block: the deterministic figures (sizes, whether each runs,
 /// the verdicts) and the sources of the published figures.
 fn scoreboard(rows: &[Row]) -> String {
     let mut t = String::from(
