@@ -304,3 +304,38 @@ fn broken_links_are_found() {
     assert!(broken[1].contains("has no heading with the anchor `serve`"));
     assert!(broken[2].contains("points outside the repository"));
 }
+
+/// The repository paths a page names in its prose or code (`xtask/src/…`,
+/// `hello/…`, `linker/…`, `docs/…`, `.ci/…`): a file or folder that moved
+/// must not leave the page naming the old place.
+fn named_paths(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for word in text.split(|c: char| c.is_whitespace() || "`()[],;:'\"*".contains(c)) {
+        let word = word.trim_end_matches(['.', '/']);
+        let known = ["xtask/", "hello/", "linker/", "docs/", ".ci/"]
+            .iter()
+            .any(|p| word.starts_with(p));
+        // A path with a wildcard or a placeholder names no one file.
+        if known && !word.contains(['<', '*', '{', '#']) && word.contains('/') {
+            out.push(word.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_repository_path_a_page_names_exists() {
+    let mut missing = Vec::new();
+    for page in pages() {
+        for path in named_paths(&read(&page)) {
+            if !root().join(&path).exists() {
+                missing.push(format!("{page}: names {path}, which does not exist"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+    assert_eq!(
+        named_paths("see `xtask/src/run/hardened.rs`, (hello/src/main.rs) and target/x"),
+        ["xtask/src/run/hardened.rs", "hello/src/main.rs"]
+    );
+}
