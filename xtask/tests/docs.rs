@@ -4,6 +4,8 @@
 //! lines), and each generated block lives on exactly one page.
 mod common;
 
+use common::lex::{files, named_paths};
+
 use common::root;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
@@ -305,24 +307,6 @@ fn broken_links_are_found() {
     assert!(broken[2].contains("points outside the repository"));
 }
 
-/// The repository paths a page names in its prose or code (`xtask/src/…`,
-/// `hello/…`, `linker/…`, `docs/…`, `.ci/…`): a file or folder that moved
-/// must not leave the page naming the old place.
-fn named_paths(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for word in text.split(|c: char| c.is_whitespace() || "`()[],;:'\"*".contains(c)) {
-        let word = word.trim_end_matches(['.', '/']);
-        let known = ["xtask/", "hello/", "linker/", "docs/", ".ci/"]
-            .iter()
-            .any(|p| word.starts_with(p));
-        // A path with a wildcard or a placeholder names no one file.
-        if known && !word.contains(['<', '*', '{', '#']) && word.contains('/') {
-            out.push(word.to_string());
-        }
-    }
-    out
-}
-
 #[test]
 fn every_repository_path_a_page_names_exists() {
     let mut missing = Vec::new();
@@ -338,4 +322,23 @@ fn every_repository_path_a_page_names_exists() {
         named_paths("see `xtask/src/run/hardened.rs`, (hello/src/main.rs) and target/x"),
         ["xtask/src/run/hardened.rs", "hello/src/main.rs"]
     );
+}
+
+#[test]
+fn every_repository_path_the_sources_name_exists() {
+    let mut rs = Vec::new();
+    files(&root().join("xtask/src"), "rs", &mut rs);
+    files(&root().join("hello"), "rs", &mut rs);
+    let mut missing = Vec::new();
+    for file in rs {
+        for path in named_paths(&std::fs::read_to_string(&file).unwrap()) {
+            if !root().join(&path).exists() {
+                missing.push(format!(
+                    "{}: names {path}, which does not exist",
+                    file.strip_prefix(root()).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
 }

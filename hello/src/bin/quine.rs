@@ -5,7 +5,7 @@
 //! ID, and run again it prints the same bytes.
 //!
 //! The archive is an uncompressed tar with three files, as `cargo xtask dist
-//! --program quine` writes it (xtask/src/image.rs, `quine`), byte for byte:
+//! --program quine` writes it (xtask/src/oci/quine.rs, `quine`), byte for byte:
 //! - `c.json`: the image config; it names the layer by its SHA-256, which
 //!   this program computes at run time (the layer holds this very file, so no
 //!   build step can know it);
@@ -47,7 +47,7 @@ mod quine {
     }
 
     /// The config up to the layer's digest, and after it. The keys are sorted,
-    /// as serde_json writes them in xtask/src/image.rs.
+    /// as serde_json writes them in xtask/src/oci.
     const CONFIG_HEAD: &[u8] = concat!(
         r#"{"architecture":""#,
         arch!(),
@@ -122,7 +122,7 @@ mod quine {
         fn header(&mut self, name: &[u8], size: usize, mode: u8) {
             let h = self.at;
             self.put(name);
-            // Bytes 100..157 as xtask/src/image.rs writes them: the mode
+            // Bytes 100..157 as xtask/src/oci writes them: the mode
             // (0000`mode``mode``mode`), uid 0, gid 0, the size (below), mtime 0,
             // each as octal digits and a NUL; the checksum field as spaces
             // (it is summed so); typeflag '0'. Cheaper as code than as a table.

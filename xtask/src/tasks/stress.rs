@@ -18,7 +18,7 @@ cargo xtask stress [options]
 
 Builds the image of every layout for this machine's platform and of the
 default layout for every other platform, then runs each with the hardened
-`docker run` (xtask/src/hardened.rs): N times per host layout (default 200),
+`docker run` (xtask/src/run/hardened.rs): N times per host layout (default 200),
 M times per foreign platform (default 50; those run through qemu-user and
 binfmt_misc). Prints progress, then every failure with its output, and exits 1
 if any run failed or could not be made. Needs a Docker engine.

@@ -3,6 +3,24 @@
 //! lexed out.
 use std::path::{Path, PathBuf};
 
+/// The repository paths a page names in its prose or code (`xtask/src/…`,
+/// `hello/…`, `linker/…`, `docs/…`, `.ci/…`): a file or folder that moved
+/// must not leave the page naming the old place.
+pub fn named_paths(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for word in text.split(|c: char| c.is_whitespace() || "`()[],;:'\"*".contains(c)) {
+        let word = word.trim_end_matches(['.', '/']);
+        let known = ["xtask/", "hello/", "linker/", "docs/", ".ci/"]
+            .iter()
+            .any(|p| word.starts_with(p));
+        // A path with a wildcard or a placeholder names no one file.
+        if known && !word.contains(['<', '*', '{', '#', '…']) && word.contains('/') {
+            out.push(word.to_string());
+        }
+    }
+    out
+}
+
 /// Every file under `dir` whose extension is `ext`, skipping target/ and .git/.
 pub fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

@@ -411,7 +411,7 @@ pub fn build(c: &Classic, dir: &Path, inc: &Path, message: &[u8]) -> Result<Buil
             })
         }
         Recipe::Nasm { source } => {
-            let src = crate::root().join("xtask/src/report").join(source);
+            let src = crate::root().join("xtask/src/tasks/report").join(source);
             let out = dir.join("hello");
             // -I takes a prefix: the directory with its slash.
             let mut asm = Command::new("nasm");
@@ -438,7 +438,7 @@ pub fn build(c: &Classic, dir: &Path, inc: &Path, message: &[u8]) -> Result<Buil
             args,
             strip,
         } => {
-            let src = crate::root().join("xtask/src/report").join(source);
+            let src = crate::root().join("xtask/src/tasks/report").join(source);
             let out = dir.join("hello");
             let arch = std::env::consts::ARCH;
             let vars = [

@@ -61,7 +61,7 @@ pub fn docker_run(platform: &str, tag: &str) -> Result<Output, Error> {
 }
 
 /// The image's layers as `docker save` writes them, each gzipped as our own image
-/// layers are (zopfli, xtask/src/image.rs): the bytes a registry would store and
+/// layers are (zopfli, xtask/src/oci/mod.rs): the bytes a registry would store and
 /// send for them, in manifest order.
 pub fn gzipped_layers(tag: &str) -> Result<Vec<Vec<u8>>, Error> {
     let out = quiet(Command::new("docker").args(["save", tag]))?;

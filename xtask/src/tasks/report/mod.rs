@@ -157,7 +157,7 @@ struct Row {
     image_bytes: Option<u64>,
     gzip_bytes: Option<u64>,
     /// The registry pull size (manifest, config and compressed layers): only
-    /// for ours, from the OCI image code (xtask/src/image.rs), which also
+    /// for ours, from the OCI image code (xtask/src/oci/mod.rs), which also
     /// writes the row's OCI layout to target/report/<id>/oci.
     pull_bytes: Option<u64>,
     published: Option<Published>,

@@ -24,7 +24,7 @@ pub const CHECKS: [(&str, &str); 7] = [
 ];
 
 /// The hardened `docker run` of check 6: the flags every hardened run here
-/// uses (xtask/src/hardened.rs, which says why the pids limit is not 1), and
+/// uses (xtask/src/run/hardened.rs, which says why the pids limit is not 1), and
 /// no network, as GUIDE.md's run has it.
 pub fn hardened_flags() -> Vec<&'static str> {
     let mut flags = crate::run::hardened::HARDENED.to_vec();
