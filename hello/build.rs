@@ -42,9 +42,9 @@ struct Arch {
     trap: (usize, &'static str),
     /// Whether `e_entry` has bit 0 set: Thumb code on arm (32-bit layout only).
     thumb: bool,
-    /// Output sections and assertions this architecture adds to the layout.
+    /// A file in linker/ with the output sections (and their assertions) this
+    /// architecture adds to the layout, at its `@SECTIONS@`.
     sections: Option<&'static str>,
-    asserts: Option<&'static str>,
 }
 
 /// What the loaders read of `e_flags`, the 4 bytes after `e_shoff`.
@@ -74,7 +74,6 @@ const ARCHES: &[Arch] = &[
         trap: (2, "ud2 (0f 0b)"),
         thumb: false,
         sections: None,
-        asserts: None,
     },
     Arch {
         arch: "aarch64",
@@ -84,7 +83,6 @@ const ARCHES: &[Arch] = &[
         trap: (4, "brk #1"),
         thumb: false,
         sections: None,
-        asserts: None,
     },
     Arch {
         arch: "riscv64",
@@ -97,7 +95,6 @@ const ARCHES: &[Arch] = &[
         trap: (2, "c.unimp"),
         thumb: false,
         sections: None,
-        asserts: None,
     },
     Arch {
         arch: "powerpc64",
@@ -118,17 +115,8 @@ const ARCHES: &[Arch] = &[
              function (an empty traceback table)",
         ),
         thumb: false,
-        sections: Some(
-            "
-  /* ppc64: lld always makes a .got that holds one entry, the TOC base, and
-   * defines .TOC. as .got + 0x8000; rustc's `_start` computes the message's
-   * address from .TOC. (addis/addi from r12, no load). Nothing reads the entry,
-   * so this section stays out of the file. */
-  .got : { *(.got) }",
-        ),
-        asserts: Some(
-            "ASSERT(SIZEOF(.got) <= 8, \"the .got holds more than the TOC base: some code loads an address from it, and the final file would not hold it; find it with rust-objdump -dr on the linked file\")",
-        ),
+        // lld's .got, which holds the TOC base.
+        sections: Some("ppc64-got.ld.in"),
     },
     Arch {
         arch: "s390x",
@@ -138,7 +126,6 @@ const ARCHES: &[Arch] = &[
         trap: (4, "j .+2"),
         thumb: false,
         sections: None,
-        asserts: None,
     },
     Arch {
         arch: "x86",
@@ -148,7 +135,6 @@ const ARCHES: &[Arch] = &[
         trap: (2, "ud2 (0f 0b)"),
         thumb: false,
         sections: None,
-        asserts: None,
     },
     Arch {
         arch: "arm",
@@ -163,7 +149,6 @@ const ARCHES: &[Arch] = &[
         trap: (0, "nothing: Thumb code ends with its literal pool"),
         thumb: true,
         sections: None,
-        asserts: None,
     },
 ];
 
@@ -240,8 +225,7 @@ fn script(linker: &Path, arch: &str, layout: &str, message: &[u8]) -> (String, b
             ("TRAP", Some(a.trap.1.to_string())),
             ("ENTRY_BIT", Some(u8::from(a.thumb).to_string())),
             ("ENTRY", Some(entry.to_string())),
-            ("SECTIONS", a.sections.map(str::to_string)),
-            ("ASSERTS", a.asserts.map(str::to_string)),
+            ("SECTIONS", a.sections.map(|name| read(&linker.join(name)))),
         ],
     );
     let text = format!(
