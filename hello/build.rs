@@ -25,9 +25,9 @@ use std::{
 const DEFAULT_MESSAGE: &[u8] = b"Hello World\n";
 const LAYOUTS: [&str; 2] = ["tiny", "compat"];
 
-/// What one architecture's `hello` file differs in. The layout itself, one per
-/// ELF class and byte order, is `linker/<layout>.ld.in`; `script` fills in its
-/// `@NAME@` values from this table.
+/// What one architecture's `hello` file differs in: a row of `ARCHES`. The
+/// layout itself, one per ELF class and byte order, is `linker/<layout>.ld.in`;
+/// [`script`] makes its `@NAME@` values from this row and [`fill`] puts them in.
 struct Arch {
     /// rustc's `target_arch`.
     arch: &'static str,
@@ -42,9 +42,9 @@ struct Arch {
     trap: (usize, &'static str),
     /// Whether `e_entry` has bit 0 set: Thumb code on arm (32-bit layout only).
     thumb: bool,
-    /// Output sections and assertions this architecture adds to the layout.
-    sections: &'static str,
-    asserts: &'static str,
+    /// A file in linker/ with the output sections (and their assertions) this
+    /// architecture adds to the layout, at its `@SECTIONS@`.
+    sections: Option<&'static str>,
 }
 
 /// What the loaders read of `e_flags`, the 4 bytes after `e_shoff`.
@@ -73,8 +73,7 @@ const ARCHES: &[Arch] = &[
         flags: Flags::Unread("neither the kernel nor qemu reads them on x86-64"),
         trap: (2, "ud2 (0f 0b)"),
         thumb: false,
-        sections: "",
-        asserts: "",
+        sections: None,
     },
     Arch {
         arch: "aarch64",
@@ -83,8 +82,7 @@ const ARCHES: &[Arch] = &[
         flags: Flags::Unread("arm64 Linux and qemu-aarch64 read neither"),
         trap: (4, "brk #1"),
         thumb: false,
-        sections: "",
-        asserts: "",
+        sections: None,
     },
     Arch {
         arch: "riscv64",
@@ -96,8 +94,7 @@ const ARCHES: &[Arch] = &[
         ),
         trap: (2, "c.unimp"),
         thumb: false,
-        sections: "",
-        asserts: "",
+        sections: None,
     },
     Arch {
         arch: "powerpc64",
@@ -118,14 +115,8 @@ const ARCHES: &[Arch] = &[
              function (an empty traceback table)",
         ),
         thumb: false,
-        sections: "
-  /* ppc64: lld always makes a .got that holds one entry, the TOC base, and
-   * defines .TOC. as .got + 0x8000; rustc's `_start` computes the message's
-   * address from .TOC. (addis/addi from r12, no load). Nothing reads the entry,
-   * so this section stays out of the file. */
-  .got : { *(.got) }
-",
-        asserts: "ASSERT(SIZEOF(.got) <= 8, \"the .got holds more than the TOC base: some code loads an address from it, and the final file would not hold it; find it with rust-objdump -dr on the linked file\")",
+        // lld's .got, which holds the TOC base.
+        sections: Some("ppc64-got.ld.in"),
     },
     Arch {
         arch: "s390x",
@@ -134,8 +125,7 @@ const ARCHES: &[Arch] = &[
         flags: Flags::Unread("s390x Linux and qemu-s390x read neither"),
         trap: (4, "j .+2"),
         thumb: false,
-        sections: "",
-        asserts: "",
+        sections: None,
     },
     Arch {
         arch: "x86",
@@ -144,8 +134,7 @@ const ARCHES: &[Arch] = &[
         flags: Flags::Unread("neither the kernel nor qemu reads them on x86"),
         trap: (2, "ud2 (0f 0b)"),
         thumb: false,
-        sections: "",
-        asserts: "",
+        sections: None,
     },
     Arch {
         arch: "arm",
@@ -159,8 +148,7 @@ const ARCHES: &[Arch] = &[
         // pool word) after its trap (udf), so the file keeps the trap.
         trap: (0, "nothing: Thumb code ends with its literal pool"),
         thumb: true,
-        sections: "",
-        asserts: "",
+        sections: None,
     },
 ];
 
@@ -168,105 +156,122 @@ const ARCHES: &[Arch] = &[
 /// ELF header. x86-64 and x86 have a kernel-only `tiny` layout of their own
 /// (`linker/<arch>-tiny.ld`, message in e_ident[4..16]); everywhere else both
 /// layouts are the class's layout filled in from `ARCHES`.
-fn script(root: &Path, arch: &str, layout: &str, message: &[u8]) -> (String, bool) {
-    let linker = root.join("linker");
+fn script(linker: &Path, arch: &str, layout: &str, message: &[u8]) -> (String, bool) {
     if layout == "tiny" && (arch == "x86_64" || arch == "x86") {
-        let path = linker.join(format!("{arch}-tiny.ld"));
-        println!("cargo:rerun-if-changed={}", path.display());
-        let text =
-            fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
         // e_ident[4..16]: the kernel reads only the four magic bytes of e_ident.
-        return (text, message.len() <= 12);
+        return (
+            read(&linker.join(format!("{arch}-tiny.ld"))),
+            message.len() <= 12,
+        );
     }
     let a = ARCHES
         .iter()
         .find(|a| a.arch == arch)
         .unwrap_or_else(|| panic!("no linker layout for target_arch {arch}: add it to ARCHES"));
-    let path = linker.join(format!("{}.ld.in", a.layout));
-    println!("cargo:rerun-if-changed={}", path.display());
-    let template =
-        fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    // e_shoff's offset and size, then e_flags (4 bytes) follows it.
-    let (shoff, word) = if a.layout.starts_with("elf64") {
+    // The message slot starts at e_shoff (a word of the class); e_flags, 4 bytes, follows.
+    let (e_shoff, word) = if a.layout.starts_with("elf64") {
         (0x28, 8)
     } else {
         (0x20, 4)
     };
-    let flags_at = shoff + word;
-    let big_endian = a.layout.ends_with("-be");
-    let unread_slot = |why: &str| {
-        (
-            format!("e_shoff, e_flags ({why})"),
-            flags_at + 4,
-            String::new(),
-            message.len() <= word + 4,
-        )
-    };
-    let value_slot = |value: u32, what: &str| {
-        (
-            "e_shoff (not read)".to_string(),
-            flags_at,
-            format!(
-                "    {:<44}/* {flags_at:#04x} e_flags = {what} */\n",
-                format!("LONG({value:#x})")
-            ),
-            message.len() <= word,
-        )
-    };
-    let (slot, slot_end, e_flags, in_header) = match a.flags {
-        Flags::Unread(why) => unread_slot(why),
-        Flags::Value(value, what) => value_slot(value, what),
+    // What goes in e_flags: the message's bytes (and why the loaders accept
+    // them), or a value (and what it means).
+    let e_flags = match a.flags {
+        Flags::Unread(why) => Err(why.to_string()),
+        Flags::Value(value, what) => Ok((value, what)),
         Flags::Bits { mask, value, what } => {
             // The message's bytes that would be e_flags, read as the loaders do.
             let mut b = [0u8; 4];
             let tail = message.get(word..).unwrap_or_default();
             b[..tail.len().min(4)].copy_from_slice(&tail[..tail.len().min(4)]);
-            let read = if big_endian {
+            let read = if a.layout.ends_with("-be") {
                 u32::from_be_bytes(b)
             } else {
                 u32::from_le_bytes(b)
             };
             if message.len() > word && message.len() <= word + 4 && read & mask == value {
-                unread_slot(&format!(
+                Err(format!(
                     "the message's bytes in e_flags read as {read:#x}, whose bits {mask:#x} are {value:#x}: {what}"
                 ))
             } else {
-                value_slot(value, what)
+                Ok((value, what))
             }
         }
     };
+    let (slot, slot_len, e_flags, e_flags_what) = match e_flags {
+        Err(why) => (format!("e_shoff, e_flags ({why})"), word + 4, None, None),
+        Ok((value, what)) => (
+            "e_shoff (not read)".to_string(),
+            word,
+            Some(format!("{value:#x}")),
+            Some(what.to_string()),
+        ),
+    };
+    let entry = if a.thumb {
+        "bit 0 set: start in Thumb state"
+    } else {
+        "the address of `_start`"
+    };
+    let text = fill(
+        &linker.join(format!("{}.ld.in", a.layout)),
+        &[
+            ("MACHINE", Some(a.machine.0.to_string())),
+            ("MACHINE_NAME", Some(a.machine.1.to_string())),
+            ("SLOT", Some(slot)),
+            ("SLOT_END", Some(format!("{:#x}", e_shoff + slot_len))),
+            ("E_FLAGS", e_flags),
+            ("E_FLAGS_WHAT", e_flags_what),
+            ("TRAP_SIZE", Some(a.trap.0.to_string())),
+            ("TRAP", Some(a.trap.1.to_string())),
+            ("ENTRY_BIT", Some(u8::from(a.thumb).to_string())),
+            ("ENTRY", Some(entry.to_string())),
+            ("SECTIONS", a.sections.map(|name| read(&linker.join(name)))),
+        ],
+    );
     let text = format!(
         "/* Generated by hello/build.rs from linker/{}.ld.in for target_arch {arch}, \
-         layout {layout}: edit those, not this file. */\n",
+         layout {layout}: edit those, not this file. */\n{text}",
         a.layout
-    ) + &template
-        .replace("@MACHINE@", &a.machine.0.to_string())
-        .replace("@MACHINE_NAME@", a.machine.1)
-        .replace("@SLOT@", &slot)
-        .replace("@SLOT_END@", &format!("{slot_end:#x}"))
-        .replace("@E_FLAGS@\n", &e_flags)
-        .replace("@TRAP_SIZE@", &a.trap.0.to_string())
-        .replace("@TRAP@", a.trap.1)
-        .replace("@ENTRY_BIT@", if a.thumb { "1" } else { "0" })
-        .replace(
-            "@ENTRY@",
-            if a.thumb {
-                "bit 0 set: start in Thumb state"
-            } else {
-                "the address of `_start`"
-            },
-        )
-        .replace("@SECTIONS@", a.sections)
-        .replace("@ASSERTS@", a.asserts);
-    if let Some(at) = text.find('@') {
-        let rest = &text[at..];
-        panic!(
-            "linker/{}.ld.in: {} is not filled in by hello/build.rs",
-            a.layout,
-            &rest[..rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len())]
-        );
+    );
+    (text, message.len() <= slot_len)
+}
+
+/// The template at `path` with each `@NAME@` replaced by its value in `values`.
+/// A line that holds a name whose value is `None` is left out: that is how a
+/// template says "only where this architecture has it" (e_flags, sections).
+/// A name missing from `values` is an error naming the template and the name.
+fn fill(path: &Path, values: &[(&str, Option<String>)]) -> String {
+    let template = read(path);
+    let mut out = String::new();
+    'lines: for line in template.split_inclusive('\n') {
+        let mut filled = String::new();
+        let mut rest = line;
+        while let Some(at) = rest.find('@') {
+            filled.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            let name = &after[..after.find('@').unwrap_or(after.len())];
+            let value = values.iter().find(|(n, _)| *n == name).unwrap_or_else(|| {
+                panic!(
+                    "{}: @{name}@ is not filled in by hello/build.rs",
+                    path.display()
+                )
+            });
+            match &value.1 {
+                Some(v) => filled.push_str(v),
+                None => continue 'lines,
+            }
+            rest = &after[(name.len() + 1).min(after.len())..];
+        }
+        filled.push_str(rest);
+        out.push_str(&filled);
     }
-    (text, in_header)
+    out
+}
+
+/// The text of `path`, which cargo reruns this script for when it changes.
+fn read(path: &Path) -> String {
+    println!("cargo:rerun-if-changed={}", path.display());
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 /// `serve`'s default page: a small, valid HTML5 document (html, head and body
@@ -296,11 +301,7 @@ fn main() {
     );
 
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    // Rewrite only on change, so an unchanged message does not look new to cargo.
-    let msg_path = out.join("message.bin");
-    if fs::read(&msg_path).ok().as_deref() != Some(&message[..]) {
-        fs::write(&msg_path, &message).expect("write OUT_DIR/message.bin");
-    }
+    write_if_changed(&out.join("message.bin"), &message);
 
     let layout = env::var("HELLO_LAYOUT").unwrap_or_else(|_| "compat".into());
     assert!(
@@ -311,17 +312,15 @@ fn main() {
     serve_config(&out);
 
     let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap()).join("..");
-    let (text, in_header) = script(&root, &arch, &layout, &message);
+    let linker = root.join("linker");
+    let (text, in_header) = script(&linker, &arch, &layout, &message);
     if in_header {
         println!("cargo:rustc-cfg=hello_message_in_header");
     }
     // One file per layout, so a layout change is a change of link arguments too.
     let script = out.join(format!("hello-{layout}.ld"));
-    if fs::read_to_string(&script).ok().as_deref() != Some(text.as_str()) {
-        fs::write(&script, &text).expect("write OUT_DIR/hello-<layout>.ld");
-    }
+    write_if_changed(&script, text.as_bytes());
     link_with("hello", &script);
-    let linker = root.join("linker");
     // The other programs (src/bin/<name>.rs) have one layout each per
     // architecture: linker/<name>-<arch>.ld. Where a program has no script for
     // this architecture, it gets no link arguments, and `cargo xtask dist`
@@ -345,7 +344,7 @@ const PROGRAMS: [&str; 2] = ["quine", "serve"];
 /// Writes what `serve` bakes in: `serve-head.bin` (the 200 response's status
 /// line and headers, each ending in CRLF, without the blank line),
 /// `serve-page.bin`, and `serve-port.bin` (the port, big-endian, as `bind` wants it).
-fn serve_config(out: &std::path::Path) {
+fn serve_config(out: &Path) {
     for var in [
         "HELLO_SERVE_PAGE_FILE",
         "HELLO_SERVE_CONTENT_TYPE",
@@ -391,7 +390,7 @@ fn serve_config(out: &std::path::Path) {
 }
 
 /// Rewrites `path` only on change, so that an unchanged input does not look new to cargo.
-fn write_if_changed(path: &std::path::Path, bytes: &[u8]) {
+fn write_if_changed(path: &Path, bytes: &[u8]) {
     if fs::read(path).ok().as_deref() != Some(bytes) {
         fs::write(path, bytes).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     }

@@ -12,6 +12,10 @@
 /// The system calls: this architecture's `asm!` (src/sys/<arch>.rs) and, where
 /// an architecture has the raw `syscallN` functions the server needs, the typed
 /// calls built on them once for all (src/sys/calls.rs).
+///
+/// The programs see only typed calls and named constants: the raw `syscallN`
+/// functions and `SYS_*` numbers stay in here, so every `unsafe` system call is
+/// one of the library's, with its SAFETY line.
 pub mod sys {
     #[cfg_attr(target_arch = "x86_64", path = "x86_64.rs")]
     #[cfg_attr(target_arch = "x86", path = "x86.rs")]
@@ -21,7 +25,10 @@ pub mod sys {
     #[cfg_attr(target_arch = "s390x", path = "s390x.rs")]
     #[cfg_attr(target_arch = "powerpc64", path = "powerpc64.rs")]
     mod arch;
-    pub use arch::*;
+    pub use arch::{exit, write};
+    // The quine's scratch memory and the server's processes and timeouts.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    pub use arch::{alarm, fork, mmap_anonymous};
 
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     mod calls;
