@@ -1,8 +1,9 @@
 //! `cargo xtask report` end to end: it runs to the end and prints its table,
 //! every contender it built is run and checked here again (the assembly
 //! contenders rebuilt with nasm, samples of the verdict cells recomputed, the
-//! 0-byte image run both ways), and the README's scoreboard and headline and
-//! the committed chart docs/sizes.svg agree with target/report/report.json.
+//! 0-byte image run both ways), the README's scoreboard and headline and the
+//! committed chart docs/sizes.svg agree with target/report/report.json, and
+//! the run leaves the checkout as it was (it writes under target/ only).
 mod common;
 
 use common::*;
@@ -22,13 +23,16 @@ fn run_file(file: &Path, stdout: Stdout, uid: Option<u32>, ulimit_kib: Option<u3
 struct Run {
     stdout: String,
     json: Value,
-    /// docs/sizes.svg and the README block as committed, read before the report
-    /// rewrote the chart.
+    /// docs/sizes.svg and the README blocks as committed, read before the run.
     committed_svg: String,
     committed_block: String,
     committed_headline: String,
     /// target/report/scoreboard.md: the block to paste.
     block: String,
+    /// target/report/sizes.svg: the chart drawn in this run.
+    svg: String,
+    /// The checkout before the run (None with HELLO_UPDATE_README).
+    checkout_before: Option<Checkout>,
 }
 
 fn report() -> Option<&'static Run> {
@@ -48,10 +52,11 @@ fn report() -> Option<&'static Run> {
             return None;
         }
         let committed_svg = std::fs::read_to_string(root().join("docs/sizes.svg"))
-            .expect("read docs/sizes.svg: run `cargo xtask report` and commit it");
+            .expect("read docs/sizes.svg: run `cargo xtask report --update-docs` and commit it");
         let committed_block = readme_block("scoreboard");
         let committed_headline = readme_block("headline");
         let _g = lock();
+        let checkout_before = checkout();
         // The fewest timed runs the report accepts: CI proves it works, and
         // asserts no speed.
         let out = xtask_ok(&["report", "--exec-runs", "200", "--docker-runs", "20"]);
@@ -65,6 +70,8 @@ fn report() -> Option<&'static Run> {
             committed_block,
             committed_headline,
             block: std::fs::read_to_string(dir.join("scoreboard.md")).unwrap(),
+            svg: std::fs::read_to_string(dir.join("sizes.svg")).unwrap(),
+            checkout_before,
         })
     })
     .as_ref()
@@ -107,6 +114,7 @@ fn bad_options_are_usage_errors() {
         &["report", "--exec-runs", "10"][..],
         &["report", "--docker-runs", "5"],
         &["report", "--bogus"],
+        &["report", "--update-docs=yes"],
     ] {
         let out = xtask(args);
         assert_eq!(out.status.code(), Some(2), "cargo xtask {}", args.join(" "));
@@ -543,7 +551,7 @@ fn headline_names_the_smallest_well_behaved_image() {
     let headline = run.json["headline"].as_str().unwrap();
     assert_eq!(
         run.committed_headline, headline,
-        "README.md's headline differs from the report's: put this between <!-- BEGIN headline --> and <!-- END headline -->:\n{headline}"
+        "README.md's headline differs from the report's: put this between <!-- BEGIN headline --> and <!-- END headline --> (or run `cargo xtask report --update-docs`):\n{headline}"
     );
     let best = rows(run)
         .iter()
@@ -810,7 +818,7 @@ fn readme_scoreboard_matches_the_report() {
     let Some(run) = report() else { return };
     let paste = || {
         format!(
-            "Replace the lines between <!-- BEGIN scoreboard --> and <!-- END scoreboard --> in README.md with:\n{}",
+            "Replace the lines between <!-- BEGIN scoreboard --> and <!-- END scoreboard --> in README.md (or run `cargo xtask report --update-docs`) with:\n{}",
             run.block
         )
     };
@@ -896,7 +904,7 @@ fn readme_scoreboard_matches_the_report() {
 fn chart_matches_the_report() {
     let Some(run) = report() else { return };
     let doc = roxmltree::Document::parse(&run.committed_svg)
-        .expect("docs/sizes.svg is not well-formed XML: run `cargo xtask report` and commit it");
+        .expect("docs/sizes.svg is not well-formed XML: run `cargo xtask report --update-docs` and commit it");
     let has_class = |n: &roxmltree::Node, c: &str| {
         n.attribute("class")
             .is_some_and(|v| v.split(' ').any(|x| x == c))
@@ -1010,7 +1018,7 @@ fn chart_matches_the_report() {
         .collect();
     assert_eq!(
         got, want,
-        "docs/sizes.svg disagrees with report.json: run `cargo xtask report` and commit docs/sizes.svg"
+        "docs/sizes.svg disagrees with report.json: run `cargo xtask report --update-docs` and commit docs/sizes.svg"
     );
     // Where tiny and compat are the same file, they share a bar.
     for (platform, _, members) in &groups {
@@ -1038,6 +1046,23 @@ fn chart_matches_the_report() {
         );
     }
     assert_eq!(bars.len(), run.json["chart"].as_array().unwrap().len());
+    // And byte for byte: the committed chart is the one this run drew.
+    assert!(
+        run.committed_svg == run.svg,
+        "docs/sizes.svg differs from target/report/sizes.svg, drawn in this run: \
+         run `cargo xtask report --update-docs` and commit docs/sizes.svg"
+    );
+}
+
+/// The report writes under target/ only: docs/sizes.svg and README.md are
+/// rewritten only with --update-docs (or HELLO_UPDATE_README).
+#[test]
+fn report_leaves_the_checkout_as_it_was() {
+    let Some(run) = report() else { return };
+    assert_checkout_unchanged(
+        &run.checkout_before,
+        "report --exec-runs 200 --docker-runs 20",
+    );
 }
 
 /// Issue 7's sanity figures, deterministic: image sizes.
