@@ -31,8 +31,9 @@ struct Run {
     block: String,
     /// target/report/sizes.svg: the chart drawn in this run.
     svg: String,
-    /// The checkout before the run (None with HELLO_UPDATE_README).
+    /// The checkout right before and after the run (None with HELLO_UPDATE_README).
     checkout_before: Option<Checkout>,
+    checkout_after: Option<Checkout>,
 }
 
 fn report() -> Option<&'static Run> {
@@ -60,6 +61,7 @@ fn report() -> Option<&'static Run> {
         // The fewest timed runs the report accepts: CI proves it works, and
         // asserts no speed.
         let out = xtask_ok(&["report", "--exec-runs", "200", "--docker-runs", "20"]);
+        let checkout_after = checkout();
         let dir = root().join("target/report");
         let json = serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap())
             .expect("target/report/report.json is JSON");
@@ -72,6 +74,7 @@ fn report() -> Option<&'static Run> {
             block: std::fs::read_to_string(dir.join("scoreboard.md")).unwrap(),
             svg: std::fs::read_to_string(dir.join("sizes.svg")).unwrap(),
             checkout_before,
+            checkout_after,
         })
     })
     .as_ref()
@@ -1061,6 +1064,7 @@ fn report_leaves_the_checkout_as_it_was() {
     let Some(run) = report() else { return };
     assert_checkout_unchanged(
         &run.checkout_before,
+        &run.checkout_after,
         "report --exec-runs 200 --docker-runs 20",
     );
 }

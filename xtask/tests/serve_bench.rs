@@ -98,13 +98,14 @@ fn short_run_works() {
     if !tools_available("short_run_works") {
         return;
     }
-    let (out, before) = {
+    let (out, before, after) = {
         let _g = lock();
         let before = checkout();
-        (xtask_ok(&["bench-serve", "--seconds", "1"]), before)
+        let out = xtask_ok(&["bench-serve", "--seconds", "1"]);
+        (out, before, checkout())
     };
     // It writes under target/ only: docs/ and README.md only with --update-docs.
-    assert_checkout_unchanged(&before, "bench-serve --seconds 1");
+    assert_checkout_unchanged(&before, &after, "bench-serve --seconds 1");
     let stdout = String::from_utf8_lossy(&out.stdout);
     for k in 1..=12 {
         assert!(

@@ -663,10 +663,11 @@ pub fn checkout() -> Option<Checkout> {
     })
 }
 
-/// `cargo xtask <what>` left the checkout as `before` found it: it writes
-/// under target/ only, unless asked (`--update-docs`).
-pub fn assert_checkout_unchanged(before: &Option<Checkout>, what: &str) {
-    let (Some(before), Some(after)) = (before, checkout()) else {
+/// `cargo xtask <what>` left the checkout as it was: `before` and `after`,
+/// taken right before and after the run (it writes under target/ only,
+/// unless asked with `--update-docs`).
+pub fn assert_checkout_unchanged(before: &Option<Checkout>, after: &Option<Checkout>, what: &str) {
+    let (Some(before), Some(after)) = (before, after) else {
         return;
     };
     assert_eq!(
