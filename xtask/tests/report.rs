@@ -1,9 +1,10 @@
 //! `cargo xtask report` end to end: it runs to the end and prints its table,
 //! every contender it built is run and checked here again (the assembly
 //! contenders rebuilt with nasm, samples of the verdict cells recomputed, the
-//! 0-byte image run both ways), and docs/scoreboard.md's scoreboard,
-//! README.md's headline and the committed chart docs/sizes.svg agree with
-//! target/report/report.json.
+//! 0-byte image run both ways), docs/scoreboard.md's scoreboard, README.md's
+//! headline and the committed chart docs/sizes.svg agree with
+//! target/report/report.json, and the run leaves the checkout as it was (it
+//! writes under target/ only).
 mod common;
 
 use common::*;
@@ -23,13 +24,17 @@ fn run_file(file: &Path, stdout: Stdout, uid: Option<u32>, ulimit_kib: Option<u3
 struct Run {
     stdout: String,
     json: Value,
-    /// docs/sizes.svg and the scoreboard block as committed, read before the report
-    /// rewrote the chart.
+    /// docs/sizes.svg and the two blocks as committed, read before the run.
     committed_svg: String,
     committed_block: String,
     committed_headline: String,
     /// target/report/scoreboard.md: the block to paste.
     block: String,
+    /// target/report/sizes.svg: the chart drawn in this run.
+    svg: String,
+    /// The checkout right before and after the run (None with HELLO_UPDATE_README).
+    checkout_before: Option<Checkout>,
+    checkout_after: Option<Checkout>,
 }
 
 fn report() -> Option<&'static Run> {
@@ -49,13 +54,15 @@ fn report() -> Option<&'static Run> {
             return None;
         }
         let committed_svg = std::fs::read_to_string(root().join("docs/sizes.svg"))
-            .expect("read docs/sizes.svg: run `cargo xtask report` and commit it");
+            .expect("read docs/sizes.svg: run `cargo xtask report --update-docs` and commit it");
         let committed_block = page_block("docs/scoreboard.md", "scoreboard");
         let committed_headline = page_block("README.md", "headline");
         let _g = lock();
+        let checkout_before = checkout();
         // The fewest timed runs the report accepts: CI proves it works, and
         // asserts no speed.
         let out = xtask_ok(&["report", "--exec-runs", "200", "--docker-runs", "20"]);
+        let checkout_after = checkout();
         let dir = root().join("target/report");
         let json = serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap())
             .expect("target/report/report.json is JSON");
@@ -66,6 +73,9 @@ fn report() -> Option<&'static Run> {
             committed_block,
             committed_headline,
             block: std::fs::read_to_string(dir.join("scoreboard.md")).unwrap(),
+            svg: std::fs::read_to_string(dir.join("sizes.svg")).unwrap(),
+            checkout_before,
+            checkout_after,
         })
     })
     .as_ref()
@@ -108,6 +118,7 @@ fn bad_options_are_usage_errors() {
         &["report", "--exec-runs", "10"][..],
         &["report", "--docker-runs", "5"],
         &["report", "--bogus"],
+        &["report", "--update-docs=yes"],
     ] {
         let out = xtask(args);
         assert_eq!(out.status.code(), Some(2), "cargo xtask {}", args.join(" "));
@@ -486,7 +497,7 @@ fn cheat_image_runs_only_with_a_host_volume() {
 
 /// Our every platform and layout: checks 1 and 7 recomputed here (natively
 /// and under qemu, or under qemu only for other architectures), and amd64
-/// `tiny` fails under qemu as docs/layouts.md says.
+/// `tiny` fails under qemu as the README says.
 #[test]
 fn our_verdict_cells_are_what_a_run_shows() {
     let Some(run) = report() else { return };
@@ -544,7 +555,7 @@ fn headline_names_the_smallest_well_behaved_image() {
     let headline = run.json["headline"].as_str().unwrap();
     assert_eq!(
         run.committed_headline, headline,
-        "README.md's headline differs from the report's: put this between <!-- BEGIN headline --> and <!-- END headline -->:\n{headline}"
+        "README.md's headline differs from the report's: put this between <!-- BEGIN headline --> and <!-- END headline --> (or run `cargo xtask report --update-docs`):\n{headline}"
     );
     let best = rows(run)
         .iter()
@@ -804,15 +815,14 @@ fn table_cells(lines: &[&str]) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// The committed scoreboard block (docs/scoreboard.md) agrees with
-/// report.json, row by row: the sizes, the published figures, whether each
-/// image runs, and every verdict cell.
+/// The committed README block agrees with report.json, row by row: the sizes,
+/// the published figures, whether each image runs, and every verdict cell.
 #[test]
 fn readme_scoreboard_matches_the_report() {
     let Some(run) = report() else { return };
     let paste = || {
         format!(
-            "Replace the lines between <!-- BEGIN scoreboard --> and <!-- END scoreboard --> in docs/scoreboard.md with:\n{}",
+            "Replace the lines between <!-- BEGIN scoreboard --> and <!-- END scoreboard --> in docs/scoreboard.md (or run `cargo xtask report --update-docs`) with:\n{}",
             run.block
         )
     };
@@ -854,7 +864,7 @@ fn readme_scoreboard_matches_the_report() {
     let start = lines
         .iter()
         .position(|l| l.starts_with("| contender | 1."))
-        .unwrap_or_else(|| panic!("docs/scoreboard.md has no verdict table. {}", paste()));
+        .unwrap_or_else(|| panic!("docs/scoreboard.md scoreboard has no verdict table. {}", paste()));
     let verdicts = table_cells(&lines[start..]);
     let keys: Vec<&str> = run.json["checks_made"]
         .as_array()
@@ -898,7 +908,7 @@ fn readme_scoreboard_matches_the_report() {
 fn chart_matches_the_report() {
     let Some(run) = report() else { return };
     let doc = roxmltree::Document::parse(&run.committed_svg)
-        .expect("docs/sizes.svg is not well-formed XML: run `cargo xtask report` and commit it");
+        .expect("docs/sizes.svg is not well-formed XML: run `cargo xtask report --update-docs` and commit it");
     let has_class = |n: &roxmltree::Node, c: &str| {
         n.attribute("class")
             .is_some_and(|v| v.split(' ').any(|x| x == c))
@@ -1012,7 +1022,7 @@ fn chart_matches_the_report() {
         .collect();
     assert_eq!(
         got, want,
-        "docs/sizes.svg disagrees with report.json: run `cargo xtask report` and commit docs/sizes.svg"
+        "docs/sizes.svg disagrees with report.json: run `cargo xtask report --update-docs` and commit docs/sizes.svg"
     );
     // Where tiny and compat are the same file, they share a bar.
     for (platform, _, members) in &groups {
@@ -1040,6 +1050,24 @@ fn chart_matches_the_report() {
         );
     }
     assert_eq!(bars.len(), run.json["chart"].as_array().unwrap().len());
+    // And byte for byte: the committed chart is the one this run drew.
+    assert!(
+        run.committed_svg == run.svg,
+        "docs/sizes.svg differs from target/report/sizes.svg, drawn in this run: \
+         run `cargo xtask report --update-docs` and commit docs/sizes.svg"
+    );
+}
+
+/// The report writes under target/ only: docs/sizes.svg and README.md are
+/// rewritten only with --update-docs (or HELLO_UPDATE_README).
+#[test]
+fn report_leaves_the_checkout_as_it_was() {
+    let Some(run) = report() else { return };
+    assert_checkout_unchanged(
+        &run.checkout_before,
+        &run.checkout_after,
+        "report --exec-runs 200 --docker-runs 20",
+    );
 }
 
 /// Issue 7's sanity figures, deterministic: image sizes.

@@ -1,7 +1,7 @@
 //! `cargo xtask bench-serve`: a short run works end to end (CI runs this; it
-//! proves the benchmark works and asserts no speed), and docs/serve.md's table and
-//! docs/serve-bench.svg agree with the full run's committed results,
-//! docs/serve-bench.json.
+//! proves the benchmark works and asserts no speed) and leaves the checkout as
+//! it was, and docs/serve.md's table and docs/serve-bench.svg agree with the full
+//! run's committed results, docs/serve-bench.json.
 mod common;
 
 use common::*;
@@ -83,6 +83,9 @@ fn bad_options_are_usage_errors() {
         &["bench-serve", "--connections", "1"],
         &["bench-serve", "--connections", "10,x"],
         &["bench-serve", "--frobnicate"],
+        // docs/ holds the full run's results only.
+        &["bench-serve", "--seconds", "1", "--update-docs"],
+        &["bench-serve", "--connections", "10", "--update-docs"],
     ] {
         let out = xtask(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -95,10 +98,14 @@ fn short_run_works() {
     if !tools_available("short_run_works") {
         return;
     }
-    let out = {
+    let (out, before, after) = {
         let _g = lock();
-        xtask_ok(&["bench-serve", "--seconds", "1"])
+        let before = checkout();
+        let out = xtask_ok(&["bench-serve", "--seconds", "1"]);
+        (out, before, checkout())
     };
+    // It writes under target/ only: docs/ only with --update-docs.
+    assert_checkout_unchanged(&before, &after, "bench-serve --seconds 1");
     let stdout = String::from_utf8_lossy(&out.stdout);
     for k in 1..=12 {
         assert!(
@@ -131,7 +138,8 @@ fn short_run_works() {
 fn readme_and_chart_match_the_committed_run() {
     let path = root().join("docs/serve-bench.json");
     let json: Value = serde_json::from_slice(
-        &std::fs::read(&path).expect("docs/serve-bench.json: run `cargo xtask bench-serve`"),
+        &std::fs::read(&path)
+            .expect("docs/serve-bench.json: run `cargo xtask bench-serve --update-docs`"),
     )
     .expect("docs/serve-bench.json is JSON");
     assert_eq!(json["seconds"], 10, "the committed run is the full one");
@@ -169,7 +177,7 @@ fn readme_and_chart_match_the_committed_run() {
         assert_eq!(
             rps,
             p["rps"].as_f64().unwrap().round() as u64,
-            "docs/serve-bench.svg: {server} at {conns}: rerun `cargo xtask bench-serve` and commit docs/"
+            "docs/serve-bench.svg: {server} at {conns}: rerun `cargo xtask bench-serve --update-docs` and commit docs/"
         );
     }
 }

@@ -629,3 +629,55 @@ pub fn assert_well_formed(bytes: &[u8], platform: &Platform, what: &str) -> ElfF
     );
     f
 }
+
+/// What git sees of the checkout: `git status --porcelain` with every
+/// untracked file, and the diff of the tracked ones (so a rewrite of a file
+/// already modified shows too).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Checkout {
+    pub status: String,
+    pub diff: String,
+}
+
+/// The checkout now, for comparing before and after a run; `None` (said on
+/// stderr) when HELLO_UPDATE_README asks runs to rewrite the docs.
+pub fn checkout() -> Option<Checkout> {
+    if std::env::var_os("HELLO_UPDATE_README").is_some() {
+        eprintln!(
+            "HELLO_UPDATE_README is set: not checking that the run leaves the checkout as it was"
+        );
+        return None;
+    }
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(root())
+            .output()
+            .expect("run git");
+        assert!(out.status.success(), "git {}: {out:?}", args.join(" "));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    Some(Checkout {
+        status: git(&["status", "--porcelain", "--untracked-files=all"]),
+        diff: git(&["diff", "--no-ext-diff"]),
+    })
+}
+
+/// `cargo xtask <what>` left the checkout as it was: `before` and `after`,
+/// taken right before and after the run (it writes under target/ only,
+/// unless asked with `--update-docs`).
+pub fn assert_checkout_unchanged(before: &Option<Checkout>, after: &Option<Checkout>, what: &str) {
+    let (Some(before), Some(after)) = (before, after) else {
+        return;
+    };
+    assert_eq!(
+        before.status, after.status,
+        "`cargo xtask {what}` changed `git status --porcelain`: it must write under target/ only \
+         (docs/ and README.md only with --update-docs)"
+    );
+    assert!(
+        before.diff == after.diff,
+        "`cargo xtask {what}` rewrote a tracked file that was already modified (see `git diff`): \
+         it must write under target/ only"
+    );
+}

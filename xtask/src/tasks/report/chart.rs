@@ -2,7 +2,8 @@
 //!
 //! One `<g class="row">` per bar, holding a `<text class="label">`, a
 //! `<rect class="bar">` with `data-bytes`, and a `<text class="value">`, so a
-//! test can read it back.
+//! test can read it back. Drawn with core::svg, as bench-serve's chart is.
+use crate::core::svg::{self, human};
 
 /// One bar.
 pub struct Bar {
@@ -16,7 +17,7 @@ pub struct Bar {
     /// The report rows this bar stands for (ours with equal files share one).
     pub rows: Vec<String>,
     /// Ours: the layouts the bar stands for.
-    pub layouts: Vec<&'static str>,
+    pub layouts: Vec<String>,
 }
 
 const WIDTH: f64 = 760.0;
@@ -35,39 +36,10 @@ pub fn bar_width(bytes: u64) -> f64 {
     (x.clamp(0.0, 1.0) * PLOT_W).max(2.0)
 }
 
-/// Sizes as `docker images` shows them: three significant digits, powers of 1000.
-pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = bytes as f64;
-    let mut unit = 0;
-    while v >= 999.5 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        return format!("{bytes} B");
-    }
-    let digits = if v >= 99.95 {
-        0
-    } else if v >= 9.995 {
-        1
-    } else {
-        2
-    };
-    format!("{v:.digits$} {}", UNITS[unit])
-}
-
 /// An axis label: 10 B, 100 B, 1 kB, ...
 fn decade(d: i32) -> String {
     const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
     format!("{} {}", 10u64.pow((d % 3) as u32), UNITS[(d / 3) as usize])
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The chart; `bars` in the order to draw them, top to bottom.
@@ -111,24 +83,37 @@ pub fn svg(bars: &[Bar]) -> String {
     for (i, bar) in bars.iter().enumerate() {
         let y = TOP + ROW_H * i as f64;
         let w = bar_width(bar.bytes);
+        let ty = format!("{:.1}", y + ROW_H * 0.5 + 4.5);
+        let mark = bar.well_behaved.replace(' ', "-");
         s.push_str(&format!(
-            "<g class=\"row\" data-id=\"{id}\">\n\
-             <text class=\"label\" x=\"{lx:.1}\" y=\"{ty:.1}\" text-anchor=\"end\">{label}</text>\n\
-             <rect class=\"bar {class} wb-{mark}\" x=\"{x0}\" y=\"{by:.1}\" width=\"{w:.1}\" height=\"{bh:.1}\" data-bytes=\"{bytes}\" data-well-behaved=\"{wb}\"/>\n\
-             <text class=\"value\" x=\"{vx:.1}\" y=\"{ty:.1}\">{value}</text>\n\
-             </g>\n",
-            id = escape(&bar.id),
-            lx = x0 - 8.0,
-            ty = y + ROW_H * 0.5 + 4.5,
-            label = escape(&bar.label),
-            class = bar.class,
-            mark = bar.well_behaved.replace(' ', "-"),
-            wb = bar.well_behaved,
-            by = y + 4.0,
-            bh = ROW_H - 8.0,
-            bytes = bar.bytes,
-            vx = x0 + w + 6.0,
-            value = human(bar.bytes),
+            "<g class=\"row\" data-id=\"{}\">\n{}\n{}\n{}\n</g>\n",
+            svg::escape(&bar.id),
+            svg::text(
+                &[
+                    ("class", &"label"),
+                    ("x", &format!("{:.1}", x0 - 8.0)),
+                    ("y", &ty),
+                    ("text-anchor", &"end")
+                ],
+                &bar.label
+            ),
+            svg::rect(&[
+                ("class", &format!("bar {} wb-{mark}", bar.class)),
+                ("x", &x0),
+                ("y", &format!("{:.1}", y + 4.0)),
+                ("width", &format!("{w:.1}")),
+                ("height", &format!("{:.1}", ROW_H - 8.0)),
+                ("data-bytes", &bar.bytes),
+                ("data-well-behaved", &bar.well_behaved),
+            ]),
+            svg::text(
+                &[
+                    ("class", &"value"),
+                    ("x", &format!("{:.1}", x0 + w + 6.0)),
+                    ("y", &ty)
+                ],
+                &human(bar.bytes)
+            ),
         ));
     }
     s.push_str("</svg>\n");
@@ -138,17 +123,6 @@ pub fn svg(bars: &[Bar]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn human_sizes_read_like_docker_images() {
-        assert_eq!(human(120), "120 B");
-        assert_eq!(human(999), "999 B");
-        assert_eq!(human(8_760), "8.76 kB");
-        assert_eq!(human(13_300), "13.3 kB");
-        assert_eq!(human(762_296), "762 kB");
-        assert_eq!(human(72_800_000), "72.8 MB");
-        assert_eq!(human(5_610_000), "5.61 MB");
-    }
 
     #[test]
     fn axis_labels() {

@@ -8,6 +8,9 @@ use std::process::Command;
 use crate::Error;
 use crate::core::cmd;
 
+/// Where the contenders' C and assembly sources live (beside this file).
+const SOURCES: &str = "xtask/src/tasks/report";
+
 /// A figure published elsewhere, for comparison.
 #[derive(Debug, Clone, Copy)]
 pub struct Published {
@@ -411,7 +414,7 @@ pub fn build(c: &Classic, dir: &Path, inc: &Path, message: &[u8]) -> Result<Buil
             })
         }
         Recipe::Nasm { source } => {
-            let src = crate::root().join("xtask/src/tasks/report").join(source);
+            let src = crate::root().join(SOURCES).join(source);
             let out = dir.join("hello");
             // -I takes a prefix: the directory with its slash.
             let mut asm = Command::new("nasm");
@@ -438,7 +441,7 @@ pub fn build(c: &Classic, dir: &Path, inc: &Path, message: &[u8]) -> Result<Buil
             args,
             strip,
         } => {
-            let src = crate::root().join("xtask/src/tasks/report").join(source);
+            let src = crate::root().join(SOURCES).join(source);
             let out = dir.join("hello");
             let arch = std::env::consts::ARCH;
             let vars = [

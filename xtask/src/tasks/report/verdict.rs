@@ -8,6 +8,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use super::data::Checks;
 use crate::Error;
 use crate::core::cmd;
 use crate::core::platform::Platform;
@@ -44,6 +45,18 @@ pub enum Cell {
 }
 
 impl Cell {
+    /// What [`Cell::text`] wrote: `yes`, `no: <why>` or `not checked: <why>`.
+    pub fn parse(text: &str) -> Option<Cell> {
+        if text == "yes" {
+            return Some(Cell::Yes);
+        }
+        if let Some(why) = text.strip_prefix("no: ") {
+            return Some(Cell::No(why.into()));
+        }
+        text.strip_prefix("not checked: ")
+            .map(|why| Cell::NotChecked(why.into()))
+    }
+
     pub fn text(&self) -> String {
         match self {
             Cell::Yes => "yes".into(),
@@ -271,8 +284,17 @@ pub struct Subject<'a> {
     pub qemu: Runner,
 }
 
+/// Checks 1 to 4 and 7, made by running the file on this machine.
+pub struct Local {
+    pub prints: Cell,
+    pub dev_full: Cell,
+    pub closed_stdout: Cell,
+    pub ulimit_v_256: Cell,
+    pub qemu_user: Cell,
+}
+
 /// Checks 1 to 4 and 7: runs of the file on this machine.
-pub fn local_checks(s: &Subject, message: &[u8]) -> [Cell; 5] {
+pub fn local_checks(s: &Subject, message: &[u8]) -> Local {
     let go = |stdout, ulimit| run(&s.runner, s.file, s.args, stdout, ulimit, false);
     let c1 = cell(go(Stdout::Pipe, None), |o| prints(o, message));
     let c2 = cell(go(Stdout::DevFull, None), fails);
@@ -293,7 +315,13 @@ pub fn local_checks(s: &Subject, message: &[u8]) -> [Cell; 5] {
         run(&s.qemu, s.file, s.args, Stdout::Pipe, None, false),
         |o| prints(o, message),
     );
-    [c1, c2, c3, c4, c7]
+    Local {
+        prints: c1,
+        dev_full: c2,
+        closed_stdout: c3,
+        ulimit_v_256: c4,
+        qemu_user: c7,
+    }
 }
 
 /// Check 5: as uid 65534 with `vm.mmap_min_addr` = 65536 (set by the caller,
@@ -356,19 +384,17 @@ pub fn docker_run(
 
 /// Well-behaved: all seven `yes`. Otherwise `no: <the checks that failed>`, or
 /// `not checked: <the checks not made>` when none failed.
-pub fn overall(cells: &[Cell]) -> Cell {
-    let failed: Vec<&str> = CHECKS
-        .iter()
-        .zip(cells)
-        .filter(|(_, c)| matches!(c, Cell::No(_)))
-        .map(|((_, h), _)| h.split('.').next().unwrap_or(h))
-        .collect();
-    let unchecked: Vec<&str> = CHECKS
-        .iter()
-        .zip(cells)
-        .filter(|(_, c)| matches!(c, Cell::NotChecked(_)))
-        .map(|((_, h), _)| h.split('.').next().unwrap_or(h))
-        .collect();
+pub fn overall(checks: &Checks) -> Cell {
+    let numbers = |want: fn(&Cell) -> bool| {
+        checks
+            .cells()
+            .into_iter()
+            .filter(|(_, _, c)| want(c))
+            .map(|(_, h, _)| h.split('.').next().unwrap_or(h))
+            .collect::<Vec<_>>()
+    };
+    let failed = numbers(|c| matches!(c, Cell::No(_)));
+    let unchecked = numbers(|c| matches!(c, Cell::NotChecked(_)));
     if !failed.is_empty() {
         Cell::No(format!("fails check {}", failed.join(", ")))
     } else if !unchecked.is_empty() {
@@ -382,17 +408,43 @@ pub fn overall(cells: &[Cell]) -> Cell {
 mod tests {
     use super::*;
 
+    fn all(cell: Cell) -> Checks {
+        Checks {
+            prints: cell.clone(),
+            dev_full: cell.clone(),
+            closed_stdout: cell.clone(),
+            ulimit_v_256: cell.clone(),
+            uid_65534_min_addr: cell.clone(),
+            hardened_docker_run: cell.clone(),
+            qemu_user: cell,
+        }
+    }
+
     #[test]
     fn overall_names_the_checks() {
-        let mut cells = vec![Cell::Yes; 7];
-        assert_eq!(overall(&cells), Cell::Yes);
-        cells[3] = Cell::NotChecked("x".into());
+        let mut checks = all(Cell::Yes);
+        assert_eq!(overall(&checks), Cell::Yes);
+        checks.ulimit_v_256 = Cell::NotChecked("x".into());
         assert_eq!(
-            overall(&cells),
+            overall(&checks),
             Cell::NotChecked("check 4 not made here".into())
         );
-        cells[6] = Cell::No("y".into());
-        assert_eq!(overall(&cells), Cell::No("fails check 7".into()));
+        checks.qemu_user = Cell::No("y".into());
+        assert_eq!(overall(&checks), Cell::No("fails check 7".into()));
+        checks.dev_full = Cell::No("z".into());
+        assert_eq!(overall(&checks), Cell::No("fails check 2, 7".into()));
         assert_eq!(Cell::No("exit 1".into()).text(), "no: exit 1");
+    }
+
+    #[test]
+    fn cells_read_back_as_written() {
+        for c in [
+            Cell::Yes,
+            Cell::No("exit 0, 12 bytes on stdout".into()),
+            Cell::NotChecked("needs root".into()),
+        ] {
+            assert_eq!(Cell::parse(&c.text()), Some(c));
+        }
+        assert_eq!(Cell::parse("maybe"), None);
     }
 }

@@ -1,0 +1,85 @@
+//! SVG for the charts (report's sizes, bench-serve's requests per second):
+//! escaping, `<rect>` and `<text>` from attribute lists, and sizes as
+//! `docker images` prints them.
+use std::fmt::Display;
+
+/// `s` safe inside an attribute value or a text node.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// ` name="value"` for each attribute, in order, values escaped. The caller
+/// formats numbers (`format!("{x:.1}")`) so the chart decides its precision.
+fn attrs(list: &[(&str, &dyn Display)]) -> String {
+    list.iter()
+        .map(|(name, value)| format!(" {name}=\"{}\"", escape(&value.to_string())))
+        .collect()
+}
+
+/// `<rect a="v" .../>`.
+pub fn rect(list: &[(&str, &dyn Display)]) -> String {
+    format!("<rect{}/>", attrs(list))
+}
+
+/// `<text a="v" ...>content</text>`, the content escaped.
+pub fn text(list: &[(&str, &dyn Display)], content: &str) -> String {
+    format!("<text{}>{}</text>", attrs(list), escape(content))
+}
+
+/// Sizes as `docker images` shows them: three significant digits, powers of 1000.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 999.5 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        return format!("{bytes} B");
+    }
+    let digits = if v >= 99.95 {
+        0
+    } else if v >= 9.995 {
+        1
+    } else {
+        2
+    };
+    format!("{v:.digits$} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(escape(r#"a<b & "c">"#), "a&lt;b &amp; &quot;c&quot;&gt;");
+    }
+
+    #[test]
+    fn elements() {
+        assert_eq!(
+            rect(&[("x", &format!("{:.1}", 1.25)), ("fill", &"#fff")]),
+            r##"<rect x="1.2" fill="#fff"/>"##
+        );
+        assert_eq!(
+            text(&[("class", &"label"), ("y", &46)], "busybox <httpd>"),
+            r#"<text class="label" y="46">busybox &lt;httpd&gt;</text>"#
+        );
+    }
+
+    #[test]
+    fn human_sizes_read_like_docker_images() {
+        assert_eq!(human(120), "120 B");
+        assert_eq!(human(999), "999 B");
+        assert_eq!(human(8_760), "8.76 kB");
+        assert_eq!(human(13_300), "13.3 kB");
+        assert_eq!(human(762_296), "762 kB");
+        assert_eq!(human(72_800_000), "72.8 MB");
+        assert_eq!(human(5_610_000), "5.61 MB");
+    }
+}
