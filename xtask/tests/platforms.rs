@@ -172,10 +172,6 @@ impl Case {
         root().join("target/dist").join(self.dir()).join("hello")
     }
 
-    fn tag(&self) -> String {
-        format!("hello:{}", self.dir())
-    }
-
     /// This x86-64 machine runs amd64 and 386 files itself.
     fn native(&self) -> bool {
         std::env::consts::ARCH == "x86_64" && matches!(self.docker, "linux/amd64" | "linux/386")
@@ -598,12 +594,15 @@ fn docker_runs_every_platform() {
         return;
     }
     let _g = lock();
-    xtask_ok(&["dist", "--platform", "all"]);
     for case in CASES {
-        let tag = case.tag();
+        // An image under this test run's own tag: other checkouts share the
+        // engine, and dist's default hello:<os>-<arch> is theirs too.
+        let tag = own_tag(&case.dir());
+        xtask_ok(&["dist", "--platform", case.docker, "--tag", &tag]);
         let test = format!("docker_runs_every_platform ({})", case.docker);
         if !case.native() && !binfmt_available(&test, &format!("qemu-{}", case.qemu), &case.file())
         {
+            docker(&["rmi", &tag]);
             continue;
         }
         let args = [
@@ -661,6 +660,7 @@ fn docker_runs_every_platform() {
             format!("{platform} {size}"),
             "docker image inspect {tag}: the platform and the size (the one file)"
         );
+        docker(&["rmi", &tag]);
     }
 }
 
