@@ -94,7 +94,7 @@ fn dist_without_binfmt_builds_the_image_and_says_why_in_one_line() {
     }
     let (platform, qemu) = foreign();
     let empty = empty_dir("binfmt");
-    let tag = format!("hello-foreign-test:{}", dir_name(platform));
+    let tag = own_tag(&format!("foreign-{}", dir_name(platform)));
     let _g = lock();
     for require in [false, true] {
         let mut args = vec!["dist", "--platform", platform, "--tag", &tag];
@@ -147,6 +147,153 @@ fn dist_without_binfmt_builds_the_image_and_says_why_in_one_line() {
         docker(&["rmi", &tag]);
     }
     std::fs::remove_dir_all(&empty).unwrap();
+}
+
+/// A binfmt_misc entry as the kernel prints it in `<dir>/<name>`: `magic` is
+/// the first bytes of a file, matched under a mask of 0xff (every bit).
+fn entry_text(enabled: bool, flags: &str, magic: &[u8]) -> String {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    format!(
+        "{}\ninterpreter /usr/libexec/qemu-binfmt/fake-binfmt-P\nflags: {flags}\noffset 0\n\
+         magic {}\nmask {}\n",
+        if enabled { "enabled" } else { "disabled" },
+        hex(magic),
+        hex(&vec![0xff; magic.len()])
+    )
+}
+
+/// Each way `binfmt::for_container` refuses a foreign file, played by a fake
+/// HELLO_BINFMT_DIR: binfmt_misc disabled as a whole, no entry matching the
+/// file, the matching entry disabled, the matching entry without the F flag.
+/// `dist` builds the image and says which in its `not run:` line. Then a
+/// directory holding all of those and one enabled F-flagged matching entry:
+/// dist picks that one and runs the image.
+#[test]
+fn dist_names_each_binfmt_refusal_and_picks_the_usable_entry() {
+    let test = "dist_names_each_binfmt_refusal_and_picks_the_usable_entry";
+    if !docker_available(test) {
+        return;
+    }
+    let (platform, qemu) = foreign();
+    let tag = own_tag(&format!("binfmt-{}", dir_name(platform)));
+    let _g = lock();
+    xtask_ok(&["dist", "--platform", platform, "--no-docker"]);
+    let file = root()
+        .join("target/dist")
+        .join(dir_name(platform))
+        .join("hello");
+    let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let magic = &bytes[..20];
+    // The same header with another e_machine: an entry for another architecture.
+    let mut other = magic.to_vec();
+    other[18] ^= 0xff;
+    let fake = |name: &str, files: &[(&str, String)]| {
+        let dir = empty_dir(name);
+        for (file, text) in files {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        std::fs::write(dir.join("register"), "").unwrap();
+        dir
+    };
+    let enabled_f = entry_text(true, "PF", magic);
+    let cases = [
+        (
+            fake(
+                "status-disabled",
+                &[("status", "disabled\n".into()), ("m", enabled_f.clone())],
+            ),
+            "binfmt_misc is disabled ({dir}/status)".to_string(),
+        ),
+        (
+            fake(
+                "no-match",
+                &[
+                    ("status", "enabled\n".into()),
+                    ("other", entry_text(true, "PF", &other)),
+                ],
+            ),
+            "no binfmt_misc entry in {dir} matches the file's header (entries: other)".into(),
+        ),
+        (
+            fake(
+                "entry-disabled",
+                &[
+                    ("status", "enabled\n".into()),
+                    ("m", entry_text(false, "PF", magic)),
+                ],
+            ),
+            "the binfmt_misc entry m is disabled".into(),
+        ),
+        (
+            fake(
+                "no-f-flag",
+                &[
+                    ("status", "enabled\n".into()),
+                    ("m", entry_text(true, "P", magic)),
+                ],
+            ),
+            "the binfmt_misc entry m lacks the F flag (flags `P`), so its interpreter \
+             /usr/libexec/qemu-binfmt/fake-binfmt-P cannot be found inside a container"
+                .into(),
+        ),
+    ];
+    for (dir, why) in &cases {
+        let why = why.replace("{dir}", &dir.display().to_string());
+        let args = ["dist", "--platform", platform, "--tag", &tag];
+        let out = xtask_env(&args, &[("HELLO_BINFMT_DIR", dir.as_os_str())]);
+        assert_eq!(
+            not_run_lines(&out),
+            [format!(
+                "not run: docker run --platform {platform} {tag} (the image is built): \
+                 {why}; to run it: {}",
+                binfmt::fix(qemu)
+            )],
+            "HELLO_BINFMT_DIR={} cargo xtask {}\n{}",
+            dir.display(),
+            args.join(" "),
+            show(&out)
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    // Every refusal above beside one usable entry, sorted last: dist runs the
+    // image through it (the kernel's own entry does the run).
+    if binfmt_available(test, qemu, &file) {
+        let dir = fake(
+            "usable",
+            &[
+                ("status", "enabled\n".into()),
+                ("a-disabled", entry_text(false, "PF", magic)),
+                ("b-no-f-flag", entry_text(true, "P", magic)),
+                ("c-other", entry_text(true, "PF", &other)),
+                ("d-usable", enabled_f),
+            ],
+        );
+        let args = [
+            "dist",
+            "--platform",
+            platform,
+            "--tag",
+            &tag,
+            "--require-run",
+        ];
+        let out = xtask_env(&args, &[("HELLO_BINFMT_DIR", dir.as_os_str())]);
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(&format!(
+                "{platform}: runs through binfmt_misc entry d-usable \
+                 (/usr/libexec/qemu-binfmt/fake-binfmt-P)\n"
+            )) && not_run_lines(&out).is_empty(),
+            "HELLO_BINFMT_DIR={} cargo xtask {}: dist must pick d-usable\n{}",
+            dir.display(),
+            args.join(" "),
+            show(&out)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    docker(&["rmi", &tag]);
 }
 
 /// A PATH of symlinks to every program on this PATH but qemu-user's.

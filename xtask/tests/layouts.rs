@@ -202,11 +202,10 @@ fn container_cell(what: &str, out: &std::process::Output) -> String {
     "yes".into()
 }
 
-/// The image `podman load` made of target/dist/hello-image.tar, from its
-/// `Loaded image: NAME` line.
-fn podman_load() -> String {
-    let archive = root().join("target/dist/hello-image.tar");
-    let out = podman(&["load", "-i", archive.to_str().unwrap()]);
+/// The image `podman load` (as `who`) made of `archive`, from its `Loaded
+/// image: NAME` line.
+fn podman_load(who: As, archive: &Path) -> String {
+    let out = podman_as(who, &["load", "-i", archive.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -221,6 +220,38 @@ fn podman_load() -> String {
         .unwrap_or_else(|| panic!("podman load printed no `Loaded image:` line: {stdout}"))
         .trim()
         .to_string()
+}
+
+/// A hardened podman cell: "yes", and the limits its container's cgroup
+/// did not hold.
+fn limits_cell(limits: &[Limit]) -> String {
+    let missing: Vec<String> = limits
+        .iter()
+        .filter(|l| !l.applied)
+        .map(|l| format!("`{}`", l.flag))
+        .collect();
+    if missing.is_empty() {
+        "yes".into()
+    } else {
+        format!("yes, but without {} (see below)", missing.join(" and "))
+    }
+}
+
+/// What the legend says of the limits podman (as root or rootless) applied.
+fn limits_sentence(who: &str, limits: &[Limit]) -> String {
+    let list = |applied: bool| {
+        limits
+            .iter()
+            .filter(|l| l.applied == applied)
+            .map(|l| format!("`{}` ({})", l.flag, l.file))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (list(true), list(false)) {
+        (yes, no) if no.is_empty() => format!("{who}: applied, {yes}"),
+        (yes, no) if yes.is_empty() => format!("{who}: not applied, {no}"),
+        (yes, no) => format!("{who}: applied, {yes}; not applied, {no}"),
+    }
 }
 
 /// Runs every layout wherever this machine can run it, and checks
@@ -241,14 +272,22 @@ fn compatibility_matrix_matches_readme() {
             "the tests do not run as root, so no run as uid 65534",
             "run them as root (CI does)",
         );
-    let complete = qemu.is_some() && with_podman && root_user;
+    let rootless = if with_podman {
+        rootless_podman(test)
+    } else {
+        None
+    };
+    let complete = qemu.is_some() && with_podman && root_user && rootless.is_some();
     let _g = lock();
     let mut table = String::from(
-        "| layout | bytes | kernel | as uid 65534 | `ulimit -v 256` | `qemu-x86_64` | `docker run` | `podman run` | hardened `docker run`, `podman run` |\n\
-         |---|---:|---|---|---|---|---|---|---|\n",
+        "| layout | bytes | kernel | as uid 65534 | `ulimit -v 256` | `qemu-x86_64` | `docker run` | `podman run` | hardened `docker run`, `podman run` | hardened `podman run`, rootless |\n\
+         |---|---:|---|---|---|---|---|---|---|---|\n",
     );
+    // What podman said and applied, as root and rootless, for the legend:
+    // the same for every layout.
+    let mut podman_limits_seen: Option<(Vec<Limit>, Vec<Limit>, String)> = None;
     for (layout, _) in LAYOUTS {
-        let tag = format!("hello-layouts:{layout}");
+        let tag = own_tag(&format!("layouts-{layout}"));
         xtask_ok(&["dist", "--layout", layout, "--tag", &tag]);
         let bytes = std::fs::read(dist_file()).unwrap();
         // uid 65534 must reach the file: copy it to a 0755 directory.
@@ -282,8 +321,14 @@ fn compatibility_matrix_matches_readme() {
             &docker_run(&tag, HARDENED),
         );
         row.push(docker_plain);
+        // The archive dist wrote, tagged with this test's own tag, where the
+        // rootless user can read it.
+        let archive = dir.join("hello-image.tar");
+        std::fs::copy(root().join("target/dist/hello-image.tar"), &archive).unwrap();
+        std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut as_root = Vec::new();
         if with_podman {
-            let image = podman_load();
+            let image = podman_load(As::Me, &archive);
             row.push(container_cell(
                 &format!("podman run {image}"),
                 &podman_run(&image, &[]),
@@ -292,11 +337,37 @@ fn compatibility_matrix_matches_readme() {
                 &format!("podman run {} {image}", HARDENED.join(" ")),
                 &podman_run(&image, HARDENED),
             );
+            as_root = podman_limits(As::Me, &image);
             podman(&["rmi", &image]);
-            row.push(docker_hard);
+            row.push(limits_cell(&as_root));
         } else {
             row.push("not run (no podman)".into());
             row.push(format!("{docker_hard} (docker only: no podman)"));
+        }
+        if let Some(rootless) = rootless {
+            let image = podman_load(rootless, &archive);
+            let mut args = vec!["run", "--rm", "--network", "none"];
+            args.extend_from_slice(PODMAN_ULIMITS);
+            args.extend_from_slice(HARDENED);
+            args.push(&image);
+            let out = podman_as(rootless, &args);
+            container_cell(&format!("rootless podman {}", args.join(" ")), &out);
+            // Podman's own word on the limits, if it says any.
+            let said = String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .filter(|l| l.contains("limit"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let limits = podman_limits(rootless, &image);
+            podman_as(rootless, &["rmi", &image]);
+            row.push(limits_cell(&limits));
+            let seen = (as_root, limits, said);
+            match &podman_limits_seen {
+                None => podman_limits_seen = Some(seen),
+                Some(before) => assert_eq!(before, &seen, "podman's limits differ between layouts"),
+            }
+        } else {
+            row.push("not run (no rootless podman)".into());
         }
         table.push_str(&format!("| {} |\n", row.join(" | ")));
         docker(&["rmi", &tag]);
@@ -315,6 +386,29 @@ fn compatibility_matrix_matches_readme() {
         HARDENED.join(" "),
         PODMAN_ULIMITS.join(" ")
     ));
+    if let Some((as_root, rootless, said)) = &podman_limits_seen {
+        table.push_str(&format!(
+            "- podman's limits, read back from the container's cgroup (`podman create`, \
+             `podman init`, then the files of its process's cgroup) on this machine (cgroup v{}): \
+             {}; {}.{} Docker's are not read back here.\n",
+            if rootless
+                .iter()
+                .chain(as_root)
+                .any(|l| l.file == "memory.max")
+            {
+                2
+            } else {
+                1
+            },
+            limits_sentence("as root", as_root),
+            limits_sentence("rootless (as an unprivileged user)", rootless),
+            if said.is_empty() {
+                String::new()
+            } else {
+                format!(" Rootless podman says: \"{said}\".")
+            }
+        ));
+    }
     if complete {
         assert_page_block("docs/layouts.md", "layouts", &table);
     } else {

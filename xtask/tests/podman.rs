@@ -9,7 +9,7 @@ use common::*;
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 /// This machine's platform and a foreign one, with qemu's name for it.
 fn platforms() -> (&'static str, &'static str, &'static str) {
@@ -46,30 +46,6 @@ fn config_id(layout: &Path, platform: &str) -> String {
         .to_string()
 }
 
-/// How podman is run: as this user, or as `user` through runuser.
-#[derive(Clone, Copy)]
-enum As<'a> {
-    Me,
-    User(&'a str),
-}
-
-fn podman_as(who: As, args: &[&str]) -> Output {
-    let mut cmd = match who {
-        As::Me => Command::new("podman"),
-        As::User(user) => {
-            let mut c = Command::new("runuser");
-            c.args(["-u", user, "--", "podman"]);
-            // Root's runtime directory is not the user's: podman picks its own.
-            c.env_remove("XDG_RUNTIME_DIR").current_dir("/");
-            c
-        }
-    };
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run podman")
-}
-
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -99,6 +75,14 @@ fn load_and_run(test: &str, who: As, dist: &Path) {
         })
         .trim()
         .to_string();
+    // The archive is also an OCI layout, and podman names the image after the
+    // tag part of its reference: hello:test-... loads as localhost/test-...:latest.
+    let tag = archive_tag(who);
+    assert_eq!(
+        loaded,
+        format!("localhost/{}:latest", tag.split_once(':').unwrap().1),
+        "podman load of an archive tagged {tag}"
+    );
     let id = podman_as(who, &["image", "inspect", "--format", "{{.Id}}", &loaded]);
     assert_eq!(
         String::from_utf8_lossy(&id.stdout).trim(),
@@ -120,6 +104,8 @@ fn load_and_run(test: &str, who: As, dist: &Path) {
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(&layout, &link).expect("link the OCI layout");
     let src = format!("oci:{}:latest", link.display());
+    // The name podman gives what it pulls from an `oci:` path.
+    let pulled_name = format!("localhost{}:latest", link.display());
     let pulled = podman_as(who, &["pull", "-q", "--platform", foreign, &src]);
     assert!(
         pulled.status.success(),
@@ -165,7 +151,10 @@ fn load_and_run(test: &str, who: As, dist: &Path) {
             }
         }
     }
-    podman_as(who, &["rmi", "-f", &loaded, &foreign_id]);
+    // By name, not by ID: an image of the same bytes that another checkout
+    // loaded under its own name stays; podman drops the image with its last name.
+    let removed = podman_as(who, &["rmi", &loaded, &pulled_name]);
+    assert!(removed.status.success(), "podman rmi: {}", text(&removed));
 }
 
 #[test]
@@ -175,51 +164,26 @@ fn podman_runs_the_archive_and_a_foreign_image() {
         return;
     }
     let _g = lock();
-    xtask_ok(&["dist", "--no-docker", "--platform", "all"]);
+    dist_own_archive(As::Me);
     load_and_run(test, As::Me, &root().join("target/dist"));
 }
 
-/// The unprivileged user the rootless run uses, with subordinate ids for its
-/// user namespace; created when missing. Err(why) when it cannot be.
-fn rootless_user() -> Result<&'static str, String> {
-    const USER: &str = "hello-rootless";
-    let exists = Command::new("id")
-        .arg(USER)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !exists {
-        let out = Command::new("useradd")
-            .args(["--create-home", "--shell", "/bin/sh", USER])
-            .output()
-            .map_err(|e| format!("useradd: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("useradd {USER}: {}", text(&out)));
+/// Every platform's file, and target/dist's archive tagged for this test run
+/// alone (`cargo xtask image --tag`): podman stores of root and of the
+/// rootless user are shared with other checkouts, which load their own.
+fn dist_own_archive(who: As) {
+    xtask_ok(&["dist", "--no-docker", "--platform", "all"]);
+    xtask_ok(&["image", "--tag", &archive_tag(who)]);
+}
+
+fn archive_tag(who: As) -> String {
+    own_tag(&format!(
+        "podman-{}",
+        match who {
+            As::Me => "me",
+            As::User(u) => u,
         }
-    }
-    for file in ["/etc/subuid", "/etc/subgid"] {
-        let has = std::fs::read_to_string(file)
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l.starts_with(&format!("{USER}:")));
-        if !has {
-            let flag = if file.ends_with("uid") {
-                "--add-subuids"
-            } else {
-                "--add-subgids"
-            };
-            let out = Command::new("usermod")
-                .args([flag, "400000-465535", USER])
-                .output()
-                .map_err(|e| format!("usermod: {e}"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "usermod {flag} 400000-465535 {USER}: {}",
-                    text(&out)
-                ));
-            }
-        }
-    }
-    Ok(USER)
+    ))
 }
 
 #[test]
@@ -228,42 +192,16 @@ fn podman_runs_them_rootless() {
     if !podman_available(test) {
         return;
     }
-    let _g = lock();
-    xtask_ok(&["dist", "--no-docker", "--platform", "all"]);
-    if !is_root() {
-        // Not root: this user is the unprivileged one.
-        load_and_run(test, As::Me, &root().join("target/dist"));
+    let Some(who) = rootless_podman(test) else {
         return;
-    }
-    if !tool_available(test, "runuser", "apt-get install -y util-linux") {
-        return;
-    }
-    let user = match rootless_user() {
-        Ok(u) => u,
-        Err(why) => {
-            skip(
-                test,
-                &format!("no unprivileged user for rootless podman: {why}"),
-                "useradd",
-            );
-            return;
-        }
     };
-    let info = podman_as(
-        As::User(user),
-        &["info", "--format", "{{.Host.Security.Rootless}}"],
-    );
-    if String::from_utf8_lossy(&info.stdout).trim() != "true" {
-        skip(
-            test,
-            &format!(
-                "podman as {user} does not run rootless: {}",
-                text(&info).trim()
-            ),
-            "apt-get install -y uidmap (newuidmap), and allow user namespaces",
-        );
+    let _g = lock();
+    dist_own_archive(who);
+    let As::User(_) = who else {
+        // Not root: this user is the unprivileged one.
+        load_and_run(test, who, &root().join("target/dist"));
         return;
-    }
+    };
     // A copy the user can read: the checkout may sit in a private directory.
     let dir: PathBuf = std::env::temp_dir().join(format!("hello-rootless-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -283,6 +221,6 @@ fn podman_runs_them_rootless() {
         .unwrap();
     assert!(chmod.success());
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    load_and_run(test, As::User(user), &dir);
+    load_and_run(test, who, &dir);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -156,6 +156,68 @@ fn image_id(reference: &str) -> String {
     String::from_utf8_lossy(&id).trim().to_string()
 }
 
+/// `gzip -dc` of `bytes`.
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("gzip")
+        .arg("-dc")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run gzip");
+    let mut stdin = child.stdin.take().unwrap();
+    let bytes = bytes.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&bytes));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().expect("write to gzip");
+    assert!(out.status.success(), "gzip -dc: {}", out.status);
+    out.stdout
+}
+
+/// `docker load` of `archive` under this test run's own tag `own`, never the
+/// quine's shared `hello:quine`, which every checkout's dist loads: the
+/// manifest's `"RepoTags":["hello:quine"]` becomes blank space of the same
+/// length (a tar checksums its headers, not the data), so docker loads the
+/// image untagged and names its ID, which is then tagged `own`. The config
+/// and the layer, which make the ID, are the archive's own bytes. Returns
+/// the ID docker gave.
+fn docker_load_as_own(archive: &[u8], own: &str) -> String {
+    let named = format!(r#""RepoTags":["{TAG}"]"#);
+    // manifest.json's data: the layer (the quine itself) holds the same text.
+    let mut at = 0;
+    let data = loop {
+        let header = &archive[at..at + 512];
+        assert!(
+            header.iter().any(|&b| b != 0),
+            "no manifest.json in the archive"
+        );
+        let size = usize::from_str_radix(
+            String::from_utf8_lossy(&header[124..136]).trim_matches(|c| c == '\0' || c == ' '),
+            8,
+        )
+        .unwrap();
+        if header.starts_with(b"manifest.json\0") {
+            break at + 512..at + 512 + size;
+        }
+        at += 512 + size.div_ceil(512) * 512;
+    };
+    let at = data.start
+        + archive[data]
+            .windows(named.len())
+            .position(|w| w == named.as_bytes())
+            .unwrap_or_else(|| panic!("the archive's manifest has no {named}"));
+    let mut untagged = archive.to_vec();
+    let blank = format!(r#""RepoTags":[{}]"#, " ".repeat(named.len() - 13));
+    untagged[at..at + named.len()].copy_from_slice(blank.as_bytes());
+    let loaded = docker_load(&untagged);
+    let id = loaded
+        .trim()
+        .strip_prefix("Loaded image ID: ")
+        .unwrap_or_else(|| panic!("docker load printed {loaded:?}, not `Loaded image ID: ...`"))
+        .to_string();
+    docker_ok(&["tag", &id, own]);
+    id
+}
+
 fn assert_prints(out: &Output, archive: &[u8], what: &str) {
     assert_output(out, archive, what);
 }
@@ -257,16 +319,22 @@ fn quine_retries_a_write_interrupted_by_a_signal() {
     assert_prints(&out, &archive, "quine with 3 writes failing with EINTR");
 }
 
-/// The fixed point: the image dist loaded prints its archive; removed and
-/// loaded back from that output it has the same ID, which is sha256(config);
-/// and its output, loaded, gives the same ID and bytes again. Also under the
-/// hardened `docker run`.
+/// The fixed point: the image dist loaded prints its archive; its output,
+/// loaded, has the same ID, which is sha256(config); and its output, loaded,
+/// gives the same ID and bytes again. Also under the hardened `docker run`.
+///
+/// dist loads `hello:quine`, the name the quine's archive carries, which every
+/// checkout shares: the test runs the image under its own tag, taken from the
+/// ID (content-addressed, whoever loads `hello:quine` meanwhile), loads each
+/// generation's output under that tag too (docker_load_as_own), and removes
+/// only that tag. `hello:quine` stays, as dist leaves it.
 #[test]
 fn docker_load_of_the_output_is_the_image_that_ran() {
     if !docker_available("docker_load_of_the_output_is_the_image_that_ran") {
         return;
     }
     let _g = lock();
+    let own = own_tag("quine");
     let out = xtask_ok(&["dist", "--program", "quine"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let archive = std::fs::read(root().join("target/dist/quine-image.tar")).unwrap();
@@ -276,28 +344,22 @@ fn docker_load_of_the_output_is_the_image_that_ran() {
         stdout.contains(&format!("image {TAG}: ID {config_id}")),
         "dist did not load {TAG} as {config_id}:\n{stdout}"
     );
-    let id0 = image_id(TAG);
-    assert_eq!(id0, config_id, "the image ID is sha256(config)");
-    assert_docker_prints(TAG, &archive);
+    docker_ok(&["tag", &config_id, &own]);
+    assert_docker_prints(&own, &archive);
 
     let mut previous = archive.clone();
     for generation in 1..=2 {
-        let printed = docker_run(TAG, &[]);
+        let printed = docker_run(&own, &[]);
         assert_prints(
             &printed,
             &previous,
-            &format!("generation {generation}: docker run {TAG}"),
+            &format!("generation {generation}: docker run {own}"),
         );
-        docker_ok(&["rmi", TAG]);
-        let loaded = docker_load(&printed.stdout);
-        assert!(
-            loaded.contains(&format!("Loaded image: {TAG}")),
-            "generation {generation}: docker load printed {loaded:?}"
-        );
+        docker_ok(&["rmi", &own]);
         assert_eq!(
-            image_id(TAG),
-            id0,
-            "generation {generation}: the loaded image's ID"
+            docker_load_as_own(&printed.stdout, &own),
+            config_id,
+            "generation {generation}: the ID docker gave the loaded output"
         );
         previous = printed.stdout;
     }
@@ -305,6 +367,7 @@ fn docker_load_of_the_output_is_the_image_that_ran() {
         previous == archive,
         "the last generation printed other bytes"
     );
+    docker_ok(&["rmi", &own]);
 }
 
 /// The arm64 quine under qemu-user prints its archive, which loads as a
@@ -341,27 +404,28 @@ fn arm64_quine_under_qemu_loads_as_arm64() {
         "qemu-aarch64-static target/dist/linux-arm64/quine",
     );
 
-    docker(&["rmi", TAG]);
-    let loaded = docker_load(&out.stdout);
-    assert!(
-        loaded.contains(&format!("Loaded image: {TAG}")),
-        "docker load printed {loaded:?}"
+    // Under this run's own tag: loaded as it is, the arm64 image would take
+    // hello:quine, which other checkouts' dist gives the host's.
+    let own = own_tag("quine-arm64");
+    assert_eq!(
+        docker_load_as_own(&out.stdout, &own),
+        id,
+        "the arm64 image's ID is sha256(config)"
     );
-    assert_eq!(image_id(TAG), id, "the arm64 image's ID is sha256(config)");
     let arch = docker_ok(&[
         "image",
         "inspect",
         "--format",
         "{{.Os}}/{{.Architecture}}",
-        TAG,
+        &own,
     ]);
     assert_eq!(String::from_utf8_lossy(&arch).trim(), "linux/arm64");
     if std::path::Path::new("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists() {
-        let again = docker_run(TAG, &["--platform", "linux/arm64"]);
+        let again = docker_run(&own, &["--platform", "linux/arm64"]);
         assert_prints(
             &again,
             &archive,
-            "docker run --platform linux/arm64 hello:quine",
+            &format!("docker run --platform linux/arm64 {own}"),
         );
     } else {
         skip(
@@ -370,8 +434,7 @@ fn arm64_quine_under_qemu_loads_as_arm64() {
             "update-binfmts --enable qemu-aarch64",
         );
     }
-    // Leave no arm64 image under the tag that dist gives the host's.
-    docker(&["rmi", TAG]);
+    docker_ok(&["rmi", &own]);
 }
 
 /// `cargo xtask publish --program quine` to a local registry, pulled back and
@@ -402,13 +465,63 @@ fn published_quine_pulled_and_run_prints_the_same_bytes() {
         stdout.contains(&format!("published {reference}")),
         "{stdout}"
     );
-    // Pull for real: no local image with this config may remain.
-    docker(&["rmi", "-f", &id]);
+    // What the registry serves, read from it directly: the manifest names
+    // the archive's config (so the image ID) and its one layer. (Docker's pull
+    // would fetch nothing when an image of that ID is already here, under
+    // any checkout's name, and the test removes no image it did not make.)
+    let get_manifest = |reference: &str| -> Value {
+        let (status, _, body) = registry
+            .get(
+                &format!("/v2/hello/manifests/{reference}"),
+                "application/vnd.oci.image.index.v1+json, \
+                 application/vnd.oci.image.manifest.v1+json, \
+                 application/vnd.docker.distribution.manifest.list.v2+json, \
+                 application/vnd.docker.distribution.manifest.v2+json",
+            )
+            .expect("the registry answers");
+        assert!(
+            status.contains(" 200 "),
+            "GET manifest {reference}: {status}"
+        );
+        serde_json::from_slice(&body).expect("the manifest is JSON")
+    };
+    let mut manifest = get_manifest("quine");
+    if let Some(list) = manifest["manifests"].as_array() {
+        // An index: this machine's (amd64) image.
+        let digest = list
+            .iter()
+            .find(|m| m["platform"]["architecture"] == "amd64")
+            .unwrap_or_else(|| panic!("the index has no amd64 image: {manifest}"))["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        manifest = get_manifest(&digest);
+    }
+    assert_eq!(manifest["config"]["digest"], id.as_str(), "{manifest}");
+    let entries = untar(&archive);
+    for (digest, want) in [
+        (manifest["config"]["digest"].as_str().unwrap(), "c.json"),
+        (manifest["layers"][0]["digest"].as_str().unwrap(), "l.tar"),
+    ] {
+        let (status, _, blob) = registry
+            .get(&format!("/v2/hello/blobs/{digest}"), "*/*")
+            .expect("the registry answers");
+        assert!(status.contains(" 200 "), "GET blob {digest}: {status}");
+        assert_eq!(sha256_id(&blob), digest, "the registry's blob {digest}");
+        // The layer is pushed gzipped: `gzip -dc` gives the archive's l.tar.
+        let blob = if want == "l.tar" { gunzip(&blob) } else { blob };
+        assert!(
+            blob == entries[want].1,
+            "the registry's {digest} is not the archive's {want}"
+        );
+    }
     docker_ok(&["pull", &reference]);
     assert_eq!(image_id(&reference), id, "the pulled image's ID");
     let out = docker_run(&reference, &[]);
     assert_prints(&out, &archive, &format!("docker run {reference}"));
-    docker(&["rmi", "-f", &id]);
+    // The reference is this run's own (its registry's port); the image goes
+    // with it unless another name holds it.
+    docker_ok(&["rmi", &reference]);
 }
 
 /// docs/quine.md's table: each platform's file size and where its bytes go,
