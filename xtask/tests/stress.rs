@@ -9,17 +9,32 @@ use xtask::core::platform::{PLATFORMS, Platform};
 #[test]
 fn stress_refuses_runs_that_would_prove_nothing() {
     for (args, says) in [
-        (&["--host-runs", "0"][..], "--host-runs 0: give a whole number from 1"),
-        (&["--foreign-runs=0"], "--foreign-runs 0: give a whole number from 1"),
-        (&["--pids-limit", "0"], "--pids-limit 0: give a whole number from 1 to 4096"),
-        (&["--host-runs", "some"], "--host-runs some: give a whole number"),
+        (
+            &["--host-runs", "0"][..],
+            "--host-runs 0: give a whole number from 1",
+        ),
+        (
+            &["--foreign-runs=0"],
+            "--foreign-runs 0: give a whole number from 1",
+        ),
+        (
+            &["--pids-limit", "0"],
+            "--pids-limit 0: give a whole number from 1 to 4096",
+        ),
+        (
+            &["--host-runs", "some"],
+            "--host-runs some: give a whole number",
+        ),
     ] {
         let mut all = vec!["stress"];
         all.extend_from_slice(args);
         let out = xtask(&all);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{all:?}: {stderr}");
-        assert!(stderr.contains(says), "{all:?}: {stderr:?} should say {says:?}");
+        assert!(
+            stderr.contains(says),
+            "{all:?}: {stderr:?} should say {says:?}"
+        );
         assert!(out.stdout.is_empty(), "{all:?} printed {:?}", out.stdout);
     }
 }
@@ -45,11 +60,20 @@ fn a_tiny_stress_run_reports_every_image_and_its_pids_peak() {
     assert_eq!(rows.len(), PLATFORMS.len() + 1, "{stdout}");
     for p in PLATFORMS {
         let n = rows.iter().filter(|r| r[0] == p.docker).count();
-        assert_eq!(n, if p.docker == host.docker { 2 } else { 1 }, "{}: {stdout}", p.docker);
+        assert_eq!(
+            n,
+            if p.docker == host.docker { 2 } else { 1 },
+            "{}: {stdout}",
+            p.docker
+        );
     }
     let measured = is_root();
     if !measured {
-        skip(test, "pids.peak needs root to make a cgroup", "run the tests as root");
+        skip(
+            test,
+            "pids.peak needs root to make a cgroup",
+            "run the tests as root",
+        );
     }
     for r in &rows {
         assert_eq!((r[2], r[3]), ("2", "0"), "two runs, no failure: {r:?}");

@@ -185,11 +185,21 @@ pub fn run(words: Vec<OsString>) -> Result<(), Error> {
             }
             drop(cgroup);
             if !out.status.success() || out.stdout != DEFAULT_MESSAGE {
+                // The first line of stderr says what failed; a Go runtime's
+                // abort (runc's) goes on for hundreds of lines after it.
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let mut lines = stderr.trim().lines();
+                let first = lines.next().unwrap_or("");
+                let more = lines.count();
                 t.failures.push(format!(
-                    "run {i}: {} printed {:?}, stderr {:?}",
+                    "run {i}: {} printed {:?}, stderr {first:?}{}",
                     out.status,
                     String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr).trim()
+                    if more > 0 {
+                        format!(" (and {more} more lines)")
+                    } else {
+                        String::new()
+                    }
                 ));
             }
             if i % 25 == 0 || i == t.runs {
