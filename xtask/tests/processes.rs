@@ -8,6 +8,7 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use xtask::run::cgroup::PidsCgroup;
 
 /// One traced system call: the thread that made it, its name, its arguments.
 #[derive(Debug)]
@@ -207,41 +208,6 @@ fn under_qemu_only_qemu_starts_a_thread() {
     );
 }
 
-/// The pids controller's directory for a new cgroup `name`, under which
-/// `docker run --cgroup-parent /name` puts the container (cgroupfs driver);
-/// None when this machine's cgroups do not allow it.
-fn pids_cgroup(name: &str) -> Option<PathBuf> {
-    let driver = docker(&["info", "--format", "{{.CgroupDriver}}"]);
-    if String::from_utf8_lossy(&driver.stdout).trim() != "cgroupfs" {
-        return None;
-    }
-    let v1 = Path::new("/sys/fs/cgroup/pids");
-    let base = if v1.is_dir() {
-        v1
-    } else {
-        let controls = std::fs::read_to_string("/sys/fs/cgroup/cgroup.subtree_control").ok()?;
-        controls
-            .split_whitespace()
-            .any(|c| c == "pids")
-            .then_some(Path::new("/sys/fs/cgroup"))?
-    };
-    let dir = base.join(name);
-    std::fs::create_dir(&dir).ok()?;
-    dir.join("pids.peak").exists().then_some(dir)
-}
-
-/// Removes the cgroup `name` from every hierarchy docker created it in.
-fn remove_cgroup(name: &str) {
-    for dir in std::fs::read_dir("/sys/fs/cgroup")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let _ = std::fs::remove_dir(dir.path().join(name));
-    }
-    let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(name));
-}
-
 /// The hardened run's pids.peak: the most tasks its cgroup ever held. It
 /// counts runc's own start-up (runc init's threads, before it execs the
 /// program) and, under emulation, qemu's thread; after the exec the program is
@@ -275,21 +241,23 @@ fn hardened_runs_peak_under_the_pids_limit() {
         let mut peaks = Vec::new();
         for i in 0..runs {
             let name = format!("hello-pids-test-{}-{i}", std::process::id());
-            let Some(dir) = pids_cgroup(&name) else {
-                skip(
-                    test,
-                    "no pids cgroup with pids.peak that `docker run --cgroup-parent` can use \
-                     (needs the cgroupfs driver and Linux 6.1 or later)",
-                    "run dockerd with --exec-opt native.cgroupdriver=cgroupfs",
-                );
-                return;
+            let cgroup = match PidsCgroup::new(&name) {
+                Ok(c) => c,
+                Err(why) => {
+                    skip(
+                        test,
+                        &why,
+                        "run dockerd with --exec-opt native.cgroupdriver=cgroupfs, as root",
+                    );
+                    return;
+                }
             };
-            let parent = format!("/{name}");
+            let parent = cgroup.parent();
             let mut extra = vec!["--platform", platform, "--cgroup-parent", &parent];
             extra.extend_from_slice(HARDENED);
             let out = docker_run(&tag, &extra);
-            let peak = std::fs::read_to_string(dir.join("pids.peak")).unwrap();
-            remove_cgroup(&name);
+            let peak = cgroup.peak().unwrap();
+            drop(cgroup);
             assert_eq!(
                 (out.status.code(), out.stdout.as_slice()),
                 (Some(0), MESSAGE),
@@ -297,7 +265,7 @@ fn hardened_runs_peak_under_the_pids_limit() {
                 extra.join(" "),
                 String::from_utf8_lossy(&out.stderr)
             );
-            peaks.push(peak.trim().parse::<u64>().unwrap());
+            peaks.push(peak);
         }
         docker(&["rmi", &tag]);
         eprintln!("{platform}: pids.peak of {runs} hardened runs: {peaks:?} (limit {limit})");

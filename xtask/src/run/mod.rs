@@ -1,6 +1,7 @@
 //! Running what was built: Docker, qemu-user, binfmt_misc, the hardened flags,
 //! and the one record of what could not be run here and why.
 pub mod binfmt;
+pub mod cgroup;
 pub mod docker;
 pub mod hardened;
 pub mod qemu;
