@@ -195,3 +195,74 @@ pub fn symbol(elf: &Path, prefix: &str) -> Result<u64, Error> {
         elf.display()
     )))
 }
+
+/// One entry of a linked ELF file's symbol table, as `rust-nm --print-size`
+/// prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Symbol {
+    pub address: u64,
+    pub size: u64,
+    /// nm's type letter: `T`/`t` code, `R`/`r` read-only data, `A` absolute.
+    pub kind: char,
+    pub name: String,
+}
+
+impl Symbol {
+    pub fn is_function(&self) -> bool {
+        matches!(self.kind, 'T' | 't')
+    }
+}
+
+/// The symbols of the linked ELF file, demangled, with their sizes.
+pub fn symbols(elf: &Path) -> Result<Vec<Symbol>, Error> {
+    let out = cmd::stdout(
+        Command::new("rust-nm")
+            .args(["--print-size", "--demangle"])
+            .arg(elf),
+    )?;
+    Ok(parse_symbols(&String::from_utf8_lossy(&out)))
+}
+
+/// `rust-nm --print-size` lines: `address size type name`; lines without a
+/// size (undefined symbols) are left out.
+fn parse_symbols(text: &str) -> Vec<Symbol> {
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(4, ' ');
+            let address = u64::from_str_radix(parts.next()?, 16).ok()?;
+            let size = u64::from_str_radix(parts.next()?, 16).ok()?;
+            let kind = parts.next()?.chars().next()?;
+            let name = parts.next()?.to_string();
+            Some(Symbol {
+                address,
+                size,
+                kind,
+                name,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nm_lines_read_as_symbols() {
+        let text = "0000000000010167 000000000000002c t quine::Archive::put::h9bb1\n\
+                    0000000000010000 0000000000000000 A QUINE_BASE\n\
+                    0000000000010360 T _start\n";
+        let s = parse_symbols(text);
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert_eq!(
+            s[0],
+            Symbol {
+                address: 0x10167,
+                size: 0x2c,
+                kind: 't',
+                name: "quine::Archive::put::h9bb1".into()
+            }
+        );
+        assert!(s[0].is_function() && !s[1].is_function());
+    }
+}

@@ -59,13 +59,16 @@ pub fn run(opts: &Options, engine: Option<&str>, not_run: &mut NotRun) -> Result
         };
         let q = oci::quine::quine(platform, &built.bytes)?;
         // Where the bytes go, from the linker script's symbols.
-        let (headers, constants, code) = build::quine::parts(&built)?;
+        let p = build::quine::parts(&built)?;
         let size = built.bytes.len() as u64;
         println!(
-            "quine {}: {size} bytes = ELF headers {headers} + constants {constants} + code {}; \
+            "quine {}: {size} bytes = ELF headers {} + constants {} + padding {} + code {}; \
              prints {} bytes; budget {QUINE_MAX} -> {}",
             platform.docker,
-            code,
+            p.headers,
+            p.constants,
+            p.padding,
+            p.code,
             q.archive.len(),
             out.strip_prefix(&root).unwrap_or(&out).display()
         );
