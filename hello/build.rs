@@ -272,8 +272,9 @@ fn script(root: &Path, arch: &str, layout: &str, message: &[u8]) -> (String, boo
 /// `serve`'s default page: a small, valid HTML5 document (html, head and body
 /// are implied by the parser, so they need no tags).
 const DEFAULT_PAGE: &[u8] = b"<!DOCTYPE html><title>Hello World</title><h1>Hello World</h1>\n";
-/// The default page is ASCII, so it needs no charset parameter.
-const DEFAULT_CONTENT_TYPE: &str = "text/html";
+/// Every text type says its charset, the default page's too (xtask/src/serve.rs
+/// has the same value).
+const DEFAULT_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 const DEFAULT_PORT: &str = "8080";
 
 fn main() {
@@ -343,7 +344,8 @@ fn main() {
 const PROGRAMS: [&str; 2] = ["quine", "serve"];
 
 /// Writes what `serve` bakes in: `serve-head.bin` (the 200 response's status
-/// line and headers, each ending in CRLF, without the blank line),
+/// line and headers, each ending in CRLF, then `Date: `, whose value `serve`
+/// writes at run time),
 /// `serve-page.bin`, and `serve-port.bin` (the port, big-endian, as `bind` wants it).
 fn serve_config(out: &std::path::Path) {
     for var in [
@@ -382,7 +384,7 @@ fn serve_config(out: &std::path::Path) {
         .filter(|&p| p != 0)
         .unwrap_or_else(|| panic!("HELLO_SERVE_PORT={port}: give 1..=65535"));
     let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nDate: ",
         page.len()
     );
     write_if_changed(&out.join("serve-head.bin"), head.as_bytes());
