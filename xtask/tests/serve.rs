@@ -244,22 +244,63 @@ fn dated(head: &str) -> String {
     out.join("\r\n")
 }
 
-/// `secs` since 1970 as `date -u +'%a, %d %b %Y %H:%M:%S GMT'` prints it.
+/// `secs` since 1970 as an IMF-fixdate, computed here with Howard Hinnant's
+/// `civil_from_days` (the server counts years and months off one by one);
+/// [`imf_fixdate_is_date_u`] checks it against `date -u`.
 fn imf_fixdate(secs: u64) -> String {
-    let out = Command::new("date")
-        .args([
-            "-u",
-            "-d",
-            &format!("@{secs}"),
-            "+%a, %d %b %Y %H:%M:%S GMT",
-        ])
-        .env("LC_ALL", "C")
-        .output()
-        .expect("run date");
-    String::from_utf8(out.stdout)
+    let days = secs / 86400;
+    let z = days + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = era * 400 + yoe + u64::from(m <= 2);
+    let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    let mon = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(m - 1) as usize];
+    let t = secs % 86400;
+    format!(
+        "{wd}, {d:02} {mon} {y} {:02}:{:02}:{:02} GMT",
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    )
+}
+
+#[test]
+fn imf_fixdate_is_date_u() {
+    // Leap days, year ends, and now.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .trim_end()
-        .to_string()
+        .as_secs();
+    for secs in [
+        0,
+        951_782_400,
+        1_709_164_799,
+        1_735_689_599,
+        4_102_444_799,
+        now,
+    ] {
+        let out = Command::new("date")
+            .args([
+                "-u",
+                "-d",
+                &format!("@{secs}"),
+                "+%a, %d %b %Y %H:%M:%S GMT",
+            ])
+            .env("LC_ALL", "C")
+            .output()
+            .expect("run date");
+        assert_eq!(
+            imf_fixdate(secs),
+            String::from_utf8(out.stdout).unwrap().trim_end(),
+            "{secs}"
+        );
+    }
 }
 
 /// A fresh connection's `GET /` gets the 200 and the page.
