@@ -387,6 +387,16 @@ fn serve_config(out: &std::path::Path) {
         "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nDate: ",
         page.len()
     );
+    // The page's length, and the default one's, for linker/serve-elf64.ld's
+    // size-budget ASSERT (which counts the file less the page).
+    println!(
+        "cargo:rustc-link-arg-bin=serve=--defsym=SERVE_PAGE_LEN={}",
+        page.len()
+    );
+    println!(
+        "cargo:rustc-link-arg-bin=serve=--defsym=SERVE_DEFAULT_PAGE_LEN={}",
+        DEFAULT_PAGE.len()
+    );
     write_if_changed(&out.join("serve-head.bin"), head.as_bytes());
     write_if_changed(&out.join("serve-page.bin"), &page);
     write_if_changed(&out.join("serve-port.bin"), &port.to_be_bytes());

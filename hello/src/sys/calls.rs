@@ -400,7 +400,9 @@ pub fn epoll_wait(epfd: u32, events: &mut [MaybeUninit<EpollEvent>], timeout_ms:
 ///
 /// # Safety
 /// As C's: `dst` and `src` are valid for `n` bytes and do not overlap.
+// SAFETY: no libc is linked, so no other `memcpy` can clash with this name.
 #[unsafe(no_mangle)]
+// SAFETY: callers (LLVM's copies) keep C's contract, stated above.
 pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     for i in 0..n {
         // SAFETY: the caller guarantees both ranges are valid for `n` bytes,
@@ -414,7 +416,9 @@ pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut 
 ///
 /// # Safety
 /// As C's: `dst` is valid for `n` bytes.
+// SAFETY: no libc is linked, so no other `memset` can clash with this name.
 #[unsafe(no_mangle)]
+// SAFETY: callers (LLVM's stores) keep C's contract, stated above.
 pub unsafe extern "C" fn memset(dst: *mut u8, value: i32, n: usize) -> *mut u8 {
     for i in 0..n {
         // SAFETY: the caller guarantees `dst` is valid for `n` bytes, and `i < n`.
