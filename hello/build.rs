@@ -277,8 +277,9 @@ fn read(path: &Path) -> String {
 /// `serve`'s default page: a small, valid HTML5 document (html, head and body
 /// are implied by the parser, so they need no tags).
 const DEFAULT_PAGE: &[u8] = b"<!DOCTYPE html><title>Hello World</title><h1>Hello World</h1>\n";
-/// The default page is ASCII, so it needs no charset parameter.
-const DEFAULT_CONTENT_TYPE: &str = "text/html";
+/// Every text type says its charset, the default page's too (xtask/src/serve.rs
+/// has the same value).
+const DEFAULT_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 const DEFAULT_PORT: &str = "8080";
 
 fn main() {
@@ -342,7 +343,8 @@ fn main() {
 const PROGRAMS: [&str; 2] = ["quine", "serve"];
 
 /// Writes what `serve` bakes in: `serve-head.bin` (the 200 response's status
-/// line and headers, each ending in CRLF, without the blank line),
+/// line and headers, each ending in CRLF, then `Date: `, whose value `serve`
+/// writes at run time),
 /// `serve-page.bin`, and `serve-port.bin` (the port, big-endian, as `bind` wants it).
 fn serve_config(out: &Path) {
     for var in [
@@ -381,8 +383,18 @@ fn serve_config(out: &Path) {
         .filter(|&p| p != 0)
         .unwrap_or_else(|| panic!("HELLO_SERVE_PORT={port}: give 1..=65535"));
     let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nDate: ",
         page.len()
+    );
+    // The page's length, and the default one's, for linker/serve-elf64.ld's
+    // size-budget ASSERT (which counts the file less the page).
+    println!(
+        "cargo:rustc-link-arg-bin=serve=--defsym=SERVE_PAGE_LEN={}",
+        page.len()
+    );
+    println!(
+        "cargo:rustc-link-arg-bin=serve=--defsym=SERVE_DEFAULT_PAGE_LEN={}",
+        DEFAULT_PAGE.len()
     );
     write_if_changed(&out.join("serve-head.bin"), head.as_bytes());
     write_if_changed(&out.join("serve-page.bin"), &page);

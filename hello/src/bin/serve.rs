@@ -3,33 +3,48 @@
 //! in), on every IPv4 and IPv6 address through one dual-stack socket.
 //!
 //! HTTP/1.1 as curl, browsers, wrk and ab speak it (RFC 9112):
-//! - `GET` or `HEAD`, any path: `200` with Content-Type and Content-Length
-//!   (and the page, for `GET`). HTTP/1.1 connections stay open and pipelined
-//!   requests are answered in order; HTTP/1.0, or `Connection: close`, gets
-//!   `Connection: close` and the connection is closed.
-//! - Any other method: `405` with `Allow: GET, HEAD`, then close.
-//! - A malformed request line or header line: `400`, then close.
-//! - A request head over `MAX_HEAD` bytes: `431`, then close.
+//! - `GET` or `HEAD`, any path: `200` with Content-Type, Content-Length and
+//!   Date (and the page, for `GET`). HTTP/1.1 connections stay open and
+//!   pipelined requests are answered in order; `Connection: close` closes;
+//!   HTTP/1.0 closes unless it asks for `Connection: keep-alive`.
+//! - Request bodies are framed as RFC 9112 section 6 says: a Content-Length
+//!   body is read and discarded, a chunked one decoded and discarded, before
+//!   the answer. Transfer-Encoding with Content-Length, a Content-Length that is
+//!   not a number, or two that differ: `400`. Another transfer coding: `501`.
+//!   A body over [`MAX_BODY`]: `413`.
+//! - Refused, then closed: a malformed request line or header line, an
+//!   HTTP/1.1 request without `Host`, or any with two (`400`); bytes that
+//!   cannot begin a request line, such as a TLS ClientHello (`400` at once);
+//!   a request line longer than [`MAX_HEAD`] (`414`), a longer head (`431`);
+//!   any method but GET and HEAD (`405`). Every error closes gracefully: FIN,
+//!   then what the client still sends is read and dropped.
+//! - `serve health` (one argument, read from /proc/self/cmdline) is the
+//!   container's health check: `GET /` on 127.0.0.1 at the built-in port, exit
+//!   0 on a `200` and 1 otherwise, within 2 s.
 //!
-//! Design: one process per connection. The first process accepts, and forks a
-//! child for each connection, which serves it with blocking calls and exits.
-//! The kernel then does the scheduling, a slow client holds up only its own
-//! process, and what a client can hold is bounded per process: `MAX_HEAD`
-//! bytes of stack for its request, `IDLE` seconds (SIGALRM ends the child)
-//! for each request and its response. When `fork` fails (out of processes or
-//! memory) that one connection is closed and the server goes on.
+//! Design: one event loop per CPU. The first process listens, forks one worker
+//! per further CPU, and serves as well; each process waits in `epoll` on the
+//! shared listening socket (EPOLLEXCLUSIVE: one wakes per connection), a
+//! signalfd, and its connections, edge-triggered. A connection is a slot in a
+//! table indexed by its descriptor (state, bytes held, bytes sent, deadline);
+//! a slow or idle client holds its slot and descriptor, never a process. A
+//! response is the built-in head, a Date line and the page, sent with `writev`
+//! from where the last write stopped. Deadlines measure progress: a client has
+//! [`IDLE`] seconds for each request head; a body or a response goes on while
+//! bytes move, and is closed after [`IDLE`] seconds without.
 //!
-//! Signals: SIGTERM and SIGINT exit with status 0 (as PID 1 in a container the
-//! kernel ignores them unless handled); SIGPIPE is ignored, so a client that
-//! goes away costs only its own connection; SIGCHLD is ignored, so the kernel
-//! reaps the children.
+//! Signals: SIGTERM or SIGINT stops accepting at once, closes every connection
+//! that is not mid-response, gives those [`STOP_MS`] to finish, and exits 0;
+//! the first process passes the signal to the workers and waits for them
+//! (each worker also dies with it: PR_SET_PDEATHSIG). SIGPIPE is ignored.
 //!
 //! Exit statuses: 0 on SIGTERM or SIGINT; when it cannot listen, the errno of
 //! the call that failed (98 `EADDRINUSE`: the port is taken; 13 `EACCES`: a
-//! port below 1024 without the privilege; 97 `EAFNOSUPPORT`: no IPv6).
+//! port below 1024 without the privilege; 97 `EAFNOSUPPORT`: no IPv6); 2 for
+//! an argument other than `health`.
 #![no_std]
 #![no_main]
-#![deny(unsafe_code)] // `_start`'s attribute and the view of the filled buffer opt in
+#![deny(unsafe_code)] // `_start`'s attribute and the mapped tables opt in
 
 // The library brings the panic handler, also where `server` is left out.
 use hello as _;
@@ -40,22 +55,41 @@ use hello as _;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod server {
     use core::mem::MaybeUninit;
-    use hello::sys::{self, Action, IoVec, SigAction};
+    use hello::sys::{self, Action, EAGAIN, EpollEvent, IoVec, SigAction};
 
-    /// The longest request head (request line and headers) a client may send: 8 KiB,
-    /// the size of nginx's large header buffers; enough for a browser's request
-    /// with cookies. It lives on the child's stack, so it bounds each client's memory.
-    const MAX_HEAD: usize = 8 * 1024;
-    /// Seconds a client has for each request, from the end of the last response to
-    /// the end of this one's: idle keep-alive connections and clients that send
-    /// half a request are closed after this.
+    /// The longest request head (request line and headers): 8 KiB, the size of
+    /// nginx's large header buffers; enough for a browser's request with cookies.
+    /// The parser reads a head byte by byte as it arrives and keeps none of it,
+    /// so this bounds time, not memory.
+    const MAX_HEAD: u32 = 8 * 1024;
+    /// Seconds without progress before a connection is closed: to send a request
+    /// head (counted from its start), or to take the next bytes of a body or a
+    /// response. Deadlines are checked once a second, so it closes after
+    /// `IDLE` to `IDLE + 2` seconds.
     const IDLE: u32 = 10;
+    /// The largest request body read (and dropped): 1 MiB, nginx's
+    /// client_max_body_size. A larger one gets `413`. A chunked body counts its
+    /// framing too.
+    const MAX_BODY: u32 = 1 << 20;
+    /// Bytes one `read` takes. What a client pipelines behind a request whose
+    /// response is still going out waits in its slot's buffer of this size,
+    /// touched (made memory) only then.
+    const READ: usize = 8 * 1024;
+    /// The most connections one process holds: its slot table's size. The soft
+    /// descriptor limit is raised to the hard one, up to this.
+    const MAX_CONN: u64 = 1 << 16;
+    /// The most processes: one per CPU, up to this.
+    const MAX_WORKERS: usize = 16;
+    /// Milliseconds a response under way has to finish after SIGTERM.
+    const STOP_MS: u64 = 500;
     /// Connections the kernel queues before `accept`; it caps this at
     /// net.core.somaxconn.
     const BACKLOG: u32 = 4096;
+    /// SIGTERM and SIGINT, as a signal mask (bit n - 1 for signal n).
+    const STOP: u64 = 1 << (sys::SIGTERM - 1) | 1 << (sys::SIGINT - 1);
 
-    /// The 200 response's status line and headers (`Content-Type`, `Content-Length`),
-    /// written by build.rs.
+    /// The 200 response's status line and headers (`Content-Type`,
+    /// `Content-Length`), ending in `Date: `; written by build.rs.
     static HEAD: [u8; include_bytes!(concat!(env!("OUT_DIR"), "/serve-head.bin")).len()] =
         *include_bytes!(concat!(env!("OUT_DIR"), "/serve-head.bin"));
     /// The page.
@@ -64,19 +98,156 @@ mod server {
     /// The TCP port, big-endian.
     const PORT: [u8; 2] = *include_bytes!(concat!(env!("OUT_DIR"), "/serve-port.bin"));
 
-    /// The end of every error response; its tail ends the responses that close the
-    /// connection ([`CLOSE`]), and its last two bytes end the others ([`KEEP`]).
-    const END: &[u8] = b"Content-Length: 0\r\nConnection: close\r\n\r\n";
-    const CLOSE: &[u8] = END.split_at(19).1;
-    const KEEP: &[u8] = END.split_at(END.len() - 2).1;
-    const BAD_REQUEST: &[u8] = b"HTTP/1.1 400 Bad Request\r\n";
-    const NOT_ALLOWED: &[u8] = b"HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n";
-    const TOO_LARGE: &[u8] = b"HTTP/1.1 431 Request Header Fields Too Large\r\n";
+    /// What follows an error's status line, up to the date.
+    const ERROR_HEAD: &[u8] = b"Content-Length: 0\r\nDate: ";
+    /// The ends of a response head, after the date: the connection closes, stays
+    /// open (HTTP/1.1), or stays open as an HTTP/1.0 client asked.
+    const CLOSE: &[u8] = b"Connection: close\r\n\r\n";
+    const KEEP: &[u8] = b"\r\n";
+    const KEEP_ALIVE: &[u8] = b"Connection: keep-alive\r\n\r\n";
 
-    /// The SIGTERM and SIGINT handler: stop at once.
-    extern "C" fn stop(_: i32) -> ! {
-        sys::exit(0)
+    /// What a slot's connection is doing (`state`). `FREE` is zero: a fresh
+    /// table is all free.
+    const FREE: u8 = 0;
+    /// Reading a request (its head, then its body), `p` saying where.
+    const READING: u8 = 1;
+    /// Sending the response `reply`, `sent` bytes of it so far.
+    const SEND: u8 = 2;
+    /// After an error: FIN sent; reading and dropping until the client closes.
+    const LINGER: u8 = 3;
+
+    /// Responses (`reply`): the 200, then the errors.
+    const OK: u8 = 0;
+    const BAD_REQUEST: u8 = 1;
+    const NOT_ALLOWED: u8 = 2;
+    const TOO_LARGE: u8 = 3;
+    const URI_TOO_LONG: u8 = 4;
+    const HEAD_TOO_LARGE: u8 = 5;
+    const NOT_IMPLEMENTED: u8 = 6;
+
+    /// `flags`: the method was HEAD (no body sent); the connection closes after
+    /// this response; an HTTP/1.0 client asked to keep it open.
+    const HEAD_ONLY: u8 = 1;
+    const CLOSES: u8 = 2;
+    const KEEPS_1_0: u8 = 4;
+
+    /// Where the parser is in a request (`p`), RFC 9112's grammar: before the
+    /// request line (one empty line may come first), after that empty line, the
+    /// method, the target, the version; the start of a header line (or the empty
+    /// line that ends the head), a field name, its value. Then a body: a chunk
+    /// size (no digit yet, some), a chunk extension, data (`body` bytes, also a
+    /// Content-Length body), the line end after it, a trailer line's start, its
+    /// rest. Zero is a new request.
+    const P_START: u8 = 0;
+    const P_METHOD0: u8 = 1;
+    const P_METHOD: u8 = 2;
+    const P_TARGET: u8 = 3;
+    const P_VERSION: u8 = 4;
+    const P_LINE: u8 = 5;
+    const P_NAME: u8 = 6;
+    const P_VALUE: u8 = 7;
+    const P_SIZE0: u8 = 8;
+    const P_SIZE: u8 = 9;
+    const P_EXT: u8 = 10;
+    const P_DATA: u8 = 11;
+    const P_DATA_END: u8 = 12;
+    const P_TRAILER: u8 = 13;
+    const P_TRAILER_LINE: u8 = 14;
+
+    /// What the parser has seen of a request (`seen`).
+    const HTTP11: u16 = 1;
+    const HOST: u16 = 2;
+    const HOSTS: u16 = 4;
+    const CONN_CLOSE: u16 = 8;
+    const CONN_KEEP: u16 = 16;
+    const CHUNKED: u16 = 32;
+    const TE_BAD: u16 = 64;
+    const IS_GET: u16 = 128;
+    const IS_HEAD: u16 = 256;
+    /// A CR came: the next byte must be LF.
+    const CR: u16 = 512;
+    /// A space or tab came after a value's first byte.
+    const WS: u16 = 1024;
+
+    /// The words the parser looks for, each ending in NUL: methods (matched
+    /// exactly), then field names and values (matched without case). Bit k of
+    /// `m` is the word at `WORD_AT[k]`.
+    const WORDS: &[u8] =
+        b"GET\0HEAD\0host\0connection\0content-length\0transfer-encoding\0close\0keep-alive\0chunked\0";
+    const WORD_AT: [usize; 9] = [0, 4, 9, 14, 25, 40, 58, 64, 75];
+    const W_GET: u16 = 1;
+    const W_HEAD: u16 = 2;
+    const W_HOST: u16 = 4;
+    const W_CONNECTION: u16 = 8;
+    const W_CONTENT_LENGTH: u16 = 16;
+    const W_TRANSFER_ENCODING: u16 = 32;
+    const W_CLOSE: u16 = 64;
+    const W_KEEP_ALIVE: u16 = 128;
+    const W_CHUNKED: u16 = 256;
+    const METHODS: u16 = W_GET | W_HEAD;
+    const NAMES: u16 = W_HOST | W_CONNECTION | W_CONTENT_LENGTH | W_TRANSFER_ENCODING;
+    const VALUES: u16 = W_CLOSE | W_KEEP_ALIVE | W_CHUNKED;
+    /// `num` when the value is not a number.
+    const NOT_NUM: u32 = u32::MAX;
+
+    /// One connection: plain data, all zero when free.
+    #[repr(C)]
+    struct Slot {
+        state: u8,
+        reply: u8,
+        flags: u8,
+        /// Where the request's parser is; zero for a new request.
+        p: u8,
+        /// Bytes held in the slot's buffer (what the client sent after a request
+        /// whose response is still going out), and how many of them are read.
+        held: u16,
+        off: u16,
+        /// Monotonic second at which the connection is closed.
+        deadline: u32,
+        /// Bytes of the response sent.
+        sent: u32,
+        /// The response's Date, in seconds since 1970, fixed when it starts.
+        date: u32,
+        req: Req,
     }
+
+    /// What the parser keeps of the request so far: all zero for a new one.
+    #[derive(Clone, Copy)]
+    #[repr(C)]
+    struct Req {
+        seen: u16,
+        /// The words still matching the current token, and those its field
+        /// name matched.
+        m: u16,
+        name: u16,
+        /// Bytes of the current token; of the head so far.
+        pos: u16,
+        head: u32,
+        /// The current field value as a number (saturating past MAX_BODY), or NOT_NUM.
+        num: u32,
+        /// Content-Length plus one; 0 when there is none.
+        length: u32,
+        /// Body bytes still to skip (Content-Length, or the current chunk).
+        body: u32,
+        /// Chunked: bytes of the body so far, framing included.
+        total: u32,
+    }
+
+    const NEW: Req = Req {
+        seen: 0,
+        m: 0,
+        name: 0,
+        pos: 0,
+        head: 0,
+        num: 0,
+        length: 0,
+        body: 0,
+        total: 0,
+    };
+
+    #[cfg(target_arch = "x86_64")]
+    #[repr(align(32))]
+    struct Align32(#[allow(dead_code)] u8);
 
     /// A failed setup call's result as the exit status (its errno). One copy of
     /// the exit, not one per call.
@@ -94,26 +265,42 @@ mod server {
     // linked), so exporting it unmangled cannot clash with another definition.
     #[unsafe(no_mangle)]
     pub extern "C" fn _start() -> ! {
-        // One struct sigaction, its handler changed between calls.
-        let mut action = SigAction::new(Action::Run(stop));
-        sys::sigaction(sys::SIGTERM, &action);
-        sys::sigaction(sys::SIGINT, &action);
-        action.set(Action::Ignore);
-        sys::sigaction(sys::SIGPIPE, &action);
-        sys::sigaction(sys::SIGCHLD, &action);
+        // x86-64 enters `_start` with the stack 16-byte aligned, where code after
+        // a call expects it 8 past that; LLVM's -stackrealign does not reach
+        // rustc's functions. A 32-byte-aligned local makes LLVM realign this
+        // frame in the prologue, so its aligned 16-byte stores are aligned, and
+        // so is every frame below it.
+        #[cfg(target_arch = "x86_64")]
+        core::hint::black_box(&mut Align32(0));
+        arguments();
+        // SIGTERM and SIGINT wait for the loop's signalfd; workers inherit this.
+        sys::block_signals(STOP);
+        sys::sigaction(sys::SIGPIPE, &SigAction::new(Action::Ignore));
+        // Descriptors are what connections cost: take all the hard limit allows.
+        let mut nofile = [0u64; 2];
+        sys::prlimit(sys::RLIMIT_NOFILE, None, Some(&mut nofile));
+        nofile[0] = nofile[1].min(MAX_CONN);
+        sys::prlimit(sys::RLIMIT_NOFILE, Some(&nofile), None);
+        // Descriptors above the soft limit cannot exist: one slot each below it.
+        let slots = nofile[0] as usize;
 
-        let listener = check(sys::socket(sys::AF_INET6, sys::SOCK_STREAM, 0));
+        // Non-blocking: every process takes connections until EAGAIN.
+        let listener = check(sys::socket(
+            sys::AF_INET6,
+            sys::SOCK_STREAM | sys::SOCK_NONBLOCK,
+            0,
+        ));
         // Three options no new TCP socket refuses (valid levels, names and sizes),
         // so their results are not checked (tests/serve.rs reaches the server
         // over both IPv4 and IPv6, which the second one makes possible).
         // A restarted server can bind while old connections sit in TIME_WAIT.
-        sys::setsockopt(listener, sys::SOL_SOCKET, sys::SO_REUSEADDR, &1);
+        sys::setsockopt(listener, sys::SOL_SOCKET, sys::SO_REUSEADDR, &1u32);
         // Dual stack: IPv4 clients arrive as ::ffff:a.b.c.d, whatever the
         // net.ipv6.bindv6only default is.
-        sys::setsockopt(listener, sys::IPPROTO_IPV6, sys::IPV6_V6ONLY, &0);
+        sys::setsockopt(listener, sys::IPPROTO_IPV6, sys::IPV6_V6ONLY, &0u32);
         // Pipelined responses go out at once, not after the previous one's ACK;
         // Linux copies it to every accepted socket.
-        sys::setsockopt(listener, sys::IPPROTO_TCP, sys::TCP_NODELAY, &1);
+        sys::setsockopt(listener, sys::IPPROTO_TCP, sys::TCP_NODELAY, &1u32);
         // struct sockaddr_in6: family, port (big-endian), flow info, address (::), scope.
         let mut addr = [0u8; 28];
         addr[0] = sys::AF_INET6 as u8;
@@ -122,166 +309,682 @@ mod server {
         check(sys::bind(listener, &addr));
         check(sys::listen(listener, BACKLOG));
 
-        loop {
-            let client = sys::accept4(listener, 0);
-            if client < 0 {
-                // The client went away before accept, or the system is out of memory
-                // or descriptors for now: take the next one.
-                continue;
+        // One process per CPU this one may run on.
+        let mut mask = [0u64; 4];
+        sys::cpus(&mut mask);
+        let cpus: u32 = mask.iter().map(|w| w.count_ones()).sum();
+        let mut workers = [0u32; MAX_WORKERS];
+        let mut n = 0;
+        while n + 1 < (cpus as usize).min(MAX_WORKERS) {
+            let pid = sys::fork();
+            if pid == 0 {
+                // A worker ends with the first process, whatever ends that.
+                sys::parent_death_signal(sys::SIGKILL);
+                serve(listener, slots, &[]);
+                sys::exit(0)
             }
-            let client = client as u32;
-            if sys::fork() == 0 {
-                sys::close(listener);
-                serve(client);
-            }
-            // The child has its own copy (or fork failed: this closes the connection).
-            sys::close(client);
-        }
-    }
-
-    /// Serves one connection until the client closes it, breaks the protocol, or
-    /// runs out of time; then exits.
-    #[allow(unsafe_code)]
-    fn serve(fd: u32) -> ! {
-        // Not zeroed: the kernel writes what `read` returns, and only those bytes
-        // are looked at. (Zeroing would also touch every page of it.)
-        let mut buf = [MaybeUninit::<u8>::uninit(); MAX_HEAD];
-        let mut len = 0;
-        loop {
-            sys::alarm(IDLE);
-            let (end, reply) = loop {
-                let (filled, free) = buf.split_at_mut(len);
-                // SAFETY: `read` (the kernel) wrote the first `len` bytes of `buf`,
-                // so `filled` is initialized; MaybeUninit<u8> has the layout of u8.
-                let filled = unsafe { &*(filled as *const [MaybeUninit<u8>] as *const [u8]) };
-                if let Some(end) = head_end(filled) {
-                    break (end, parse(&filled[..end]));
-                }
-                if free.is_empty() {
-                    refuse(fd, TOO_LARGE, &mut buf);
-                }
-                let n = sys::read(fd, free);
-                if n <= 0 {
-                    sys::exit(0);
-                }
-                len += n as usize;
-            };
-            let (head_only, close) = match reply {
-                Ok(reply) => reply,
-                Err(status) => refuse(fd, status, &mut buf),
-            };
-            let tail = if close { CLOSE } else { KEEP };
-            let body = if head_only { &[][..] } else { &PAGE[..] };
-            let want = HEAD.len() + tail.len() + body.len();
-            if sys::writev(fd, &[IoVec::new(&HEAD), IoVec::new(tail), IoVec::new(body)])
-                != want as isize
-            {
-                // The client is gone (EPIPE, ECONNRESET): nothing more to do.
-                sys::exit(0);
-            }
-            if close {
-                linger(fd, &mut buf);
-            }
-            // The next pipelined request, if any, moves to the front. (Swaps, not
-            // `copy_within`: that calls `memmove`, which no libc provides here.)
-            for i in end..len {
-                buf.swap(i - end, i);
-            }
-            len -= end;
-        }
-    }
-
-    /// Where the request head in `buf` ends: just after its first empty line (CRLF
-    /// or a bare LF, as RFC 9112 section 2.2 lets a server accept).
-    fn head_end(buf: &[u8]) -> Option<usize> {
-        let mut i = 0;
-        while i < buf.len() {
-            if buf[i] == b'\n' {
-                match buf.get(i + 1..) {
-                    Some([b'\n', ..]) => return Some(i + 2),
-                    Some([b'\r', b'\n', ..]) => return Some(i + 3),
-                    _ => {}
-                }
-            }
-            i += 1;
-        }
-        None
-    }
-
-    /// Reads a request head: `Ok((head_only, close))` for GET and HEAD, or the
-    /// error status line.
-    fn parse(mut head: &[u8]) -> Result<(bool, bool), &'static [u8]> {
-        // The request line: method SP target SP HTTP/1.x, nothing else.
-        let Some((start, version)) = next_line(&mut head).split_last_chunk::<9>() else {
-            return Err(BAD_REQUEST);
-        };
-        let Some(sp) = start.iter().position(|&b| b == b' ') else {
-            return Err(BAD_REQUEST);
-        };
-        let (method, target) = (&start[..sp], &start[sp + 1..]);
-        if !visible(method) || !visible(target) || version[..8] != *b" HTTP/1." {
-            return Err(BAD_REQUEST);
-        }
-        let mut close = match version[8] {
-            b'1' => false,
-            b'0' => true,
-            _ => return Err(BAD_REQUEST),
-        };
-        // Header lines up to the empty line: a visible name, a colon, a value.
-        loop {
-            let line = next_line(&mut head);
-            if line.is_empty() {
+            if pid < 0 {
+                // Out of processes: the ones there are serve every connection.
                 break;
             }
-            let Some(colon) = line.iter().position(|&b| b == b':') else {
-                return Err(BAD_REQUEST);
-            };
-            let (name, value) = line.split_at(colon);
-            if !visible(name) {
-                return Err(BAD_REQUEST);
-            }
-            if lower_eq(name, b"connection") && value.windows(5).any(|w| lower_eq(w, b"close")) {
-                close = true;
-            }
+            workers[n] = pid as u32;
+            n += 1;
         }
-        match method {
-            b"GET" => Ok((false, close)),
-            b"HEAD" => Ok((true, close)),
-            _ => Err(NOT_ALLOWED),
-        }
-    }
-
-    /// Takes the first line off `text`: the line without its LF (and CR, if any).
-    fn next_line<'a>(text: &mut &'a [u8]) -> &'a [u8] {
-        let n = text.iter().position(|&b| b == b'\n').unwrap_or(text.len());
-        let (line, rest) = text.split_at(n);
-        *text = rest.get(1..).unwrap_or_default();
-        line.strip_suffix(b"\r").unwrap_or(line)
-    }
-
-    /// True when `s` is not empty and every byte is visible ASCII (no space, no
-    /// control byte).
-    fn visible(s: &[u8]) -> bool {
-        !s.is_empty() && s.iter().all(|&b| b > b' ' && b < 0x7f)
-    }
-
-    /// ASCII case-insensitive equality with `lower`, which is lowercase letters.
-    fn lower_eq(s: &[u8], lower: &[u8]) -> bool {
-        s.len() == lower.len() && s.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b)
-    }
-
-    /// Sends the error `status` and closes.
-    fn refuse(fd: u32, status: &[u8], buf: &mut [MaybeUninit<u8>]) -> ! {
-        sys::writev(fd, &[IoVec::new(status), IoVec::new(END)]);
-        linger(fd, buf)
-    }
-
-    /// Closes gracefully: sends FIN, then reads what the client still sends until it
-    /// closes (or the alarm ends the process), so that unread bytes do not make the
-    /// kernel reset the connection before the client has read the response.
-    fn linger(fd: u32, buf: &mut [MaybeUninit<u8>]) -> ! {
-        sys::shutdown(fd, sys::SHUT_WR);
-        while sys::read(fd, buf) > 0 {}
+        serve(listener, slots, &workers[..n]);
+        while sys::wait_child() > 0 {}
         sys::exit(0)
+    }
+
+    /// Reads the arguments from /proc/self/cmdline (argv, each ending in NUL):
+    /// none returns, `health` runs the health check; anything else exits 2.
+    /// Without /proc there are no arguments to read: it serves.
+    fn arguments() {
+        let fd = sys::open(c"/proc/self/cmdline");
+        if fd < 0 {
+            return;
+        }
+        // Counts the NULs (one per argument, argv[0] included) and keeps the
+        // last 8 bytes, however long argv[0] is.
+        let (mut nuls, mut tail) = (0, 0u64);
+        let mut chunk = [0u8; 64];
+        loop {
+            let n = sys::read(fd as u32, &mut chunk);
+            if n <= 0 {
+                break;
+            }
+            for &b in chunk.iter().take(n as usize) {
+                nuls += u32::from(b == 0);
+                tail = tail << 8 | u64::from(b);
+            }
+        }
+        sys::close(fd as u32);
+        if nuls == 2 && tail == u64::from_be_bytes(*b"\0health\0") {
+            health();
+        }
+        if nuls > 1 {
+            hello::write_all(2, b"usage: serve [health]\n");
+            sys::exit(2)
+        }
+    }
+
+    /// `GET /` on 127.0.0.1 at the built-in port: exits 0 on a 200, else 1.
+    /// Connecting and reading may each take 900 ms (SO_SNDTIMEO also bounds
+    /// `connect`), so it ends within 2 s.
+    fn health() -> ! {
+        let fd = sys::socket(sys::AF_INET, sys::SOCK_STREAM, 0) as u32;
+        let timeout: [u64; 2] = [0, 900_000];
+        sys::setsockopt(fd, sys::SOL_SOCKET, sys::SO_SNDTIMEO, &timeout);
+        sys::setsockopt(fd, sys::SOL_SOCKET, sys::SO_RCVTIMEO, &timeout);
+        // struct sockaddr_in: family, port (big-endian), 127.0.0.1, zero padding.
+        let addr = [2, 0, PORT[0], PORT[1], 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+        let mut got = [0u8; 12];
+        let ok = sys::connect(fd, &addr) == 0
+            && hello::write_all(fd, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            && sys::read(fd, &mut got) == 12
+            && got == *b"HTTP/1.1 200";
+        sys::exit(u32::from(!ok))
+    }
+
+    /// The whole (zeroed) memory of one process's loop, from the kernel: the
+    /// slot table, one buffer per slot, and the buffer every read goes to. The
+    /// pages become memory only where written.
+    #[allow(unsafe_code)]
+    fn tables(slots: usize) -> (&'static mut [Slot], &'static mut [u8]) {
+        let bytes = slots * (size_of::<Slot>() + READ) + READ;
+        let addr = sys::mmap_anonymous(bytes);
+        // -4095..=-1 is -errno (ENOMEM): exit with it.
+        check(addr.min(0));
+        let addr = addr as usize;
+        // SAFETY: the kernel just mapped `bytes` readable and writable bytes at
+        // `addr` (`check` exits on an error), page aligned (so aligned for Slot,
+        // whose fields are integers), zero-filled and used by nothing else; all
+        // zero bytes are a valid Slot and valid u8. The two slices do not overlap
+        // (the buffers start after `slots` slots), the mapping is never unmapped,
+        // so 'static holds, and these are the only references to it.
+        unsafe {
+            (
+                core::slice::from_raw_parts_mut(addr as *mut Slot, slots),
+                core::slice::from_raw_parts_mut(
+                    (addr + slots * size_of::<Slot>()) as *mut u8,
+                    (slots + 1) * READ,
+                ),
+            )
+        }
+    }
+
+    /// One process's event loop, until a stop signal and its connections are
+    /// done. `workers` (the first process's) get the signal passed on.
+    fn serve(listener: u32, slots: usize, workers: &[u32]) {
+        let ep = check(sys::epoll_create());
+        let signals = check(sys::signalfd(STOP));
+        sys::epoll_ctl(
+            ep,
+            sys::EPOLL_CTL_ADD,
+            signals,
+            sys::EPOLLIN,
+            signals as u64,
+        );
+        let listen = |op| {
+            sys::epoll_ctl(
+                ep,
+                op,
+                listener,
+                sys::EPOLLIN | sys::EPOLLEXCLUSIVE,
+                listener as u64,
+            )
+        };
+        listen(sys::EPOLL_CTL_ADD);
+        let (slots, buffers) = tables(slots);
+        let (scratch, buffers) = buffers.split_at_mut(READ);
+
+        let mut events = [const { MaybeUninit::<EpollEvent>::uninit() }; 64];
+        let mut open = 0u32;
+        // One past the highest descriptor a connection has had: where sweeps stop.
+        let mut top = 0;
+        let mut tick = 0;
+        let mut paused = false;
+        let mut stop_at = 0;
+        loop {
+            let n = sys::epoll_wait(ep, &mut events, if stop_at == 0 { 1000 } else { 50 });
+            let [s, ns] = sys::clock(sys::CLOCK_MONOTONIC);
+            let ms = s * 1000 + ns / 1_000_000;
+            let wall = sys::clock(sys::CLOCK_REALTIME)[0] as u32;
+            let secs = s as u32;
+            for event in events.iter().take(n.max(0) as usize) {
+                let fd = event_fd(event);
+                if fd == listener {
+                    loop {
+                        let c = sys::accept4(listener, sys::SOCK_NONBLOCK);
+                        if c == EAGAIN {
+                            break;
+                        }
+                        if c == sys::ECONNABORTED {
+                            continue;
+                        }
+                        let Some(slot) = slots.get_mut(c as usize) else {
+                            // Out of descriptors or memory (EMFILE, ENFILE,
+                            // ENOMEM, ENOBUFS; -errno is above any index): stop
+                            // listening until the next second's sweep, rather
+                            // than spin on the error.
+                            listen(sys::EPOLL_CTL_DEL);
+                            paused = true;
+                            break;
+                        };
+                        slot.state = READING;
+                        slot.p = P_START;
+                        slot.req = NEW;
+                        slot.held = 0;
+                        slot.deadline = secs + IDLE + 1;
+                        sys::epoll_ctl(
+                            ep,
+                            sys::EPOLL_CTL_ADD,
+                            c as u32,
+                            sys::EPOLLIN | sys::EPOLLOUT | sys::EPOLLET,
+                            c as u64,
+                        );
+                        open += 1;
+                        top = top.max(c as usize + 1);
+                    }
+                } else if fd == signals {
+                    // Stop: no more connections, the workers told; the sweep
+                    // below closes every connection not mid-response.
+                    stop_at = ms + STOP_MS;
+                    tick = secs + 1;
+                    sys::close(signals);
+                    listen(sys::EPOLL_CTL_DEL);
+                    sys::close(listener);
+                    for &pid in workers {
+                        sys::kill(pid, sys::SIGTERM);
+                    }
+                } else if let Some(slot) = slots.get_mut(fd as usize)
+                    && slot.state != FREE
+                {
+                    let buf = buffers
+                        .chunks_exact_mut(READ)
+                        .nth(fd as usize)
+                        .unwrap_or_default();
+                    let at = Clock { secs, wall };
+                    if !drive(fd, slot, buf, scratch, at, stop_at != 0) {
+                        close(fd as usize, slot, &mut open);
+                    }
+                }
+            }
+            if stop_at != 0 && (open == 0 || ms >= stop_at) {
+                return;
+            }
+            if secs != tick {
+                tick = secs;
+                for (fd, slot) in slots.iter_mut().enumerate().take(top) {
+                    let stopping = stop_at != 0 && slot.state != SEND;
+                    if slot.state != FREE && (slot.deadline <= secs || stopping) {
+                        close(fd, slot, &mut open);
+                    }
+                }
+                if paused && stop_at == 0 {
+                    listen(sys::EPOLL_CTL_ADD);
+                    paused = false;
+                }
+            }
+        }
+    }
+
+    /// The descriptor an event is for (its data).
+    #[allow(unsafe_code)]
+    fn event_fd(event: &MaybeUninit<EpollEvent>) -> u32 {
+        // SAFETY: `serve` passes only the events epoll_wait wrote.
+        let event = unsafe { event.assume_init_ref() };
+        // A copy: the x86-64 layout is packed, so no reference to the field.
+        let data = event.data;
+        data as u32
+    }
+
+    fn close(fd: usize, slot: &mut Slot, open: &mut u32) {
+        sys::close(fd as u32);
+        slot.state = FREE;
+        *open -= 1;
+    }
+
+    /// The loop's time: monotonic seconds (for deadlines) and realtime seconds
+    /// (for Date).
+    #[derive(Clone, Copy)]
+    struct Clock {
+        secs: u32,
+        wall: u32,
+    }
+
+    /// Moves a connection on as far as it goes without blocking: sends, reads,
+    /// parses. False when it should be closed.
+    fn drive(
+        fd: u32,
+        slot: &mut Slot,
+        buf: &mut [u8],
+        scratch: &mut [u8],
+        at: Clock,
+        stopping: bool,
+    ) -> bool {
+        let deadline = at.secs + IDLE + 1;
+        loop {
+            if slot.state == SEND {
+                if slot.sent == 0 {
+                    slot.date = at.wall;
+                    slot.deadline = deadline;
+                }
+                let (n, total) = send(fd, slot);
+                if n == EAGAIN {
+                    return true;
+                }
+                if n < 0 {
+                    return false;
+                }
+                // Bytes moved: progress.
+                slot.sent += n as u32;
+                slot.deadline = deadline;
+                if (slot.sent as usize) < total {
+                    continue;
+                }
+                slot.sent = 0;
+                if slot.flags & CLOSES != 0 {
+                    sys::shutdown(fd, sys::SHUT_WR);
+                    slot.state = LINGER;
+                    slot.held = 0;
+                    continue;
+                }
+                if stopping {
+                    return false;
+                }
+                // The next request: it has IDLE seconds from now.
+                slot.state = READING;
+                slot.p = P_START;
+                slot.req = NEW;
+            }
+            if slot.held > 0 && slot.state == READING {
+                let (off, held) = (slot.off as usize, slot.held as usize);
+                let used = feed(slot, buf.get(off..held).unwrap_or_default());
+                slot.off += used as u16;
+                if slot.off == slot.held {
+                    (slot.off, slot.held) = (0, 0);
+                }
+                continue;
+            }
+            let n = sys::read(fd, scratch);
+            if n == EAGAIN {
+                return true;
+            }
+            if n <= 0 {
+                return false;
+            }
+            if slot.state == LINGER {
+                continue;
+            }
+            if slot.p >= P_SIZE0 {
+                // A body moves: progress.
+                slot.deadline = deadline;
+            }
+            let data = scratch.get(..n as usize).unwrap_or_default();
+            let used = feed(slot, data);
+            // What follows a request whose response has to wait: kept. Swaps,
+            // not copies: a copy loop becomes `memcpy`, which no libc provides here.
+            let rest = data.len() - used;
+            for (d, s) in buf.iter_mut().zip(&mut scratch[used..n as usize]) {
+                core::mem::swap(d, s);
+            }
+            slot.held = rest as u16;
+        }
+    }
+
+    /// Sends what is left of the slot's response: (the `writev` result, the
+    /// response's whole length).
+    fn send(fd: u32, slot: &Slot) -> (isize, usize) {
+        let date = date(slot.date);
+        let tail = if slot.flags & CLOSES != 0 {
+            CLOSE
+        } else if slot.flags & KEEPS_1_0 != 0 {
+            KEEP_ALIVE
+        } else {
+            KEEP
+        };
+        let (first, second, body): (&[u8], &[u8], &[u8]) = match slot.reply {
+            OK if slot.flags & HEAD_ONLY != 0 => (&HEAD, &[], &[]),
+            OK => (&HEAD, &[], &PAGE),
+            reply => (status(reply), ERROR_HEAD, &[]),
+        };
+        let mut skip = slot.sent as usize;
+        let mut total = 0;
+        let iov = [first, second, &date[..], tail, body].map(|part| {
+            let s = skip.min(part.len());
+            skip -= s;
+            total += part.len();
+            IoVec::new(&part[s..])
+        });
+        (sys::writev(fd, &iov), total)
+    }
+
+    /// An error's status line (and, for 405, the Allow header).
+    fn status(reply: u8) -> &'static [u8] {
+        match reply {
+            NOT_ALLOWED => b"HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n",
+            TOO_LARGE => b"HTTP/1.1 413 Content Too Large\r\n",
+            URI_TOO_LONG => b"HTTP/1.1 414 URI Too Long\r\n",
+            HEAD_TOO_LARGE => b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
+            NOT_IMPLEMENTED => b"HTTP/1.1 501 Not Implemented\r\n",
+            _ => b"HTTP/1.1 400 Bad Request\r\n",
+        }
+    }
+
+    /// `secs` (since 1970) as an IMF-fixdate (RFC 9110 section 5.6.7) and CR LF:
+    /// `Sun, 06 Nov 1994 08:49:37 GMT`. Years and months are counted off one by
+    /// one: a few dozen steps, fewer bytes than the closed formulas.
+    fn date(secs: u32) -> [u8; 31] {
+        const DAYS: &[u8; 21] = b"ThuFriSatSunMonTueWed";
+        const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
+        const LENGTHS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT\r\n";
+        let mut days = secs / 86400;
+        let w = (days % 7 * 3) as usize;
+        let mut year = 1970;
+        // Leap years up to 2099 are the multiples of 4.
+        while days >= 365 + u32::from(year % 4 == 0) {
+            days -= 365 + u32::from(year % 4 == 0);
+            year += 1;
+        }
+        let mut month = 0;
+        for (m, len) in LENGTHS.iter().enumerate() {
+            let len = len + u32::from(m == 1 && year % 4 == 0);
+            if days < len {
+                break;
+            }
+            days -= len;
+            month += 3;
+        }
+        out[..3].copy_from_slice(&DAYS[w..w + 3]);
+        out[8..11].copy_from_slice(&MONTHS[month..month + 3]);
+        let time = secs % 86400;
+        // Two digits each, at their places in `out`.
+        for (at, n) in [
+            (5, days + 1),
+            (12, year / 100),
+            (14, year % 100),
+            (17, time / 3600),
+            (20, time / 60 % 60),
+            (23, time % 60),
+        ] {
+            out[at] = b'0' + (n / 10) as u8;
+            out[at + 1] = b'0' + (n % 10) as u8;
+        }
+        out
+    }
+
+    /// Reads what `data` holds for the slot's request, up to a response to send
+    /// (or all of it); returns how many bytes it used.
+    fn feed(s: &mut Slot, data: &[u8]) -> usize {
+        let mut at = 0;
+        while at < data.len() && s.state == READING {
+            let r = &mut s.req;
+            if s.p == P_DATA {
+                let n = (r.body as usize).min(data.len() - at);
+                at += n;
+                r.body -= n as u32;
+                r.total += n as u32;
+                if r.body == 0 {
+                    if r.seen & CHUNKED != 0 {
+                        s.p = P_DATA_END;
+                    } else {
+                        s.state = SEND;
+                    }
+                }
+            } else {
+                step(s, data[at]);
+                at += 1;
+            }
+        }
+        at
+    }
+
+    /// The words of `m` (bits) that have `c` at `pos`, or with `c` = 0, that end
+    /// there. `lower` is 0x20 to match without case.
+    fn words(m: u16, pos: u16, c: u8, lower: u8) -> u16 {
+        let mut out = 0;
+        for (k, at) in WORD_AT.iter().enumerate() {
+            if WORDS.get(at + pos as usize) == Some(&(c | lower)) {
+                out |= 1 << k;
+            }
+        }
+        m & out
+    }
+
+    /// Takes one byte of a request (all but a body's data), RFC 9112's grammar:
+    /// a line ends in CR LF or a bare LF; a method and a field name are tokens,
+    /// a target visible ASCII, a field value visible bytes, spaces and tabs.
+    fn step(s: &mut Slot, b: u8) {
+        let r = &mut s.req;
+        if r.seen & CR != 0 {
+            if b != b'\n' {
+                return error(s, BAD_REQUEST);
+            }
+            r.seen &= !CR;
+        } else if b == b'\r' {
+            r.seen |= CR;
+            return;
+        }
+        let p = s.p;
+        if p < P_SIZE0 {
+            r.head += 1;
+            if r.head > MAX_HEAD {
+                return error(
+                    s,
+                    if p < P_LINE {
+                        URI_TOO_LONG
+                    } else {
+                        HEAD_TOO_LARGE
+                    },
+                );
+            }
+        } else {
+            r.total += 1;
+        }
+        let lf = b == b'\n';
+        let token = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        let field = b >= b' ' && b != 0x7f || b == b'\t';
+        let space = b == b' ' || b == b'\t';
+        s.p = match p {
+            P_START if lf => P_METHOD0,
+            P_START | P_METHOD0 | P_METHOD if token => {
+                if p != P_METHOD {
+                    r.m = METHODS;
+                    r.pos = 0;
+                }
+                r.m = words(r.m, r.pos, b, 0);
+                r.pos += 1;
+                P_METHOD
+            }
+            P_METHOD if b == b' ' => {
+                let m = words(r.m, r.pos, 0, 0);
+                r.seen |= if m & W_GET != 0 { IS_GET } else { 0 }
+                    | if m & W_HEAD != 0 { IS_HEAD } else { 0 };
+                r.pos = 0;
+                P_TARGET
+            }
+            P_TARGET if b > b' ' && b < 0x7f => {
+                r.pos = 1;
+                P_TARGET
+            }
+            P_TARGET if b == b' ' && r.pos > 0 => {
+                r.pos = 0;
+                P_VERSION
+            }
+            P_VERSION if r.pos < 7 && Some(&b) == b"HTTP/1.".get(r.pos as usize) => {
+                r.pos += 1;
+                P_VERSION
+            }
+            P_VERSION if r.pos == 7 && (b == b'0' || b == b'1') => {
+                r.seen |= u16::from(b == b'1') * HTTP11;
+                r.pos += 1;
+                P_VERSION
+            }
+            P_VERSION | P_VALUE if lf && (p == P_VALUE || r.pos == 8) => {
+                if p == P_VALUE && field_done(s) {
+                    return;
+                }
+                P_LINE
+            }
+            P_LINE if lf => return head_done(s),
+            P_LINE | P_NAME if token => {
+                if p == P_LINE {
+                    r.m = NAMES;
+                    r.pos = 0;
+                }
+                r.m = words(r.m, r.pos, b, 0x20);
+                r.pos += 1;
+                P_NAME
+            }
+            P_NAME if b == b':' => {
+                r.name = words(r.m, r.pos, 0, 0);
+                r.m = VALUES;
+                r.pos = 0;
+                r.num = 0;
+                r.seen &= !WS;
+                P_VALUE
+            }
+            P_VALUE if space => {
+                if r.pos > 0 {
+                    r.seen |= WS;
+                }
+                P_VALUE
+            }
+            P_VALUE if field => {
+                if r.seen & WS != 0 {
+                    // Text after a space: no word, no number.
+                    r.m = 0;
+                    r.num = NOT_NUM;
+                }
+                r.num = match (b as char).to_digit(10) {
+                    Some(d) if r.num != NOT_NUM => (r.num * 10 + d).min(MAX_BODY + 1),
+                    _ => NOT_NUM,
+                };
+                r.m = words(r.m, r.pos, b, 0x20);
+                r.pos += 1;
+                P_VALUE
+            }
+            P_SIZE0 | P_SIZE if b.is_ascii_hexdigit() => {
+                r.body = r.body * 16 + (b as char).to_digit(16).unwrap_or(0);
+                if r.body + r.total > MAX_BODY {
+                    return error(s, TOO_LARGE);
+                }
+                P_SIZE
+            }
+            P_SIZE if b == b';' || space => P_EXT,
+            P_SIZE | P_EXT if lf => {
+                if r.body == 0 {
+                    P_TRAILER
+                } else {
+                    P_DATA
+                }
+            }
+            P_EXT | P_TRAILER | P_TRAILER_LINE if field => {
+                if p == P_EXT {
+                    P_EXT
+                } else {
+                    P_TRAILER_LINE
+                }
+            }
+            P_DATA_END if lf => P_SIZE0,
+            P_TRAILER_LINE if lf => P_TRAILER,
+            P_TRAILER if lf => {
+                s.state = SEND;
+                P_START
+            }
+            _ => return error(s, BAD_REQUEST),
+        };
+        if s.req.total > MAX_BODY {
+            error(s, TOO_LARGE);
+        }
+    }
+
+    /// A header line has ended: notes what it says. True when it was an error.
+    fn field_done(s: &mut Slot) -> bool {
+        let r = &mut s.req;
+        let value = words(r.m, r.pos, 0, 0);
+        match r.name {
+            W_HOST => r.seen |= if r.seen & HOST != 0 { HOSTS } else { HOST },
+            W_CONNECTION => {
+                r.seen |= if value & W_CLOSE != 0 { CONN_CLOSE } else { 0 }
+                    | if value & W_KEEP_ALIVE != 0 {
+                        CONN_KEEP
+                    } else {
+                        0
+                    }
+            }
+            W_CONTENT_LENGTH => {
+                // 1*DIGIT, and the same in every Content-Length line.
+                if r.pos == 0 || r.num == NOT_NUM || r.length != 0 && r.length != r.num + 1 {
+                    error(s, BAD_REQUEST);
+                    return true;
+                }
+                r.length = r.num + 1;
+            }
+            W_TRANSFER_ENCODING => {
+                // One Transfer-Encoding line, saying chunked, is what this reads.
+                r.seen |= if r.seen & (CHUNKED | TE_BAD) == 0 && value & W_CHUNKED != 0 {
+                    CHUNKED
+                } else {
+                    TE_BAD
+                };
+            }
+            _ => {}
+        }
+        false
+    }
+
+    /// The head has ended: the response, and how the body is framed.
+    fn head_done(s: &mut Slot) {
+        let r = &mut s.req;
+        let seen = r.seen;
+        let http11 = seen & HTTP11 != 0;
+        let te = seen & (CHUNKED | TE_BAD) != 0;
+        // RFC 9112 section 3.2: one Host in HTTP/1.1, never two. Section 6.1 and
+        // 6.3: Transfer-Encoding with Content-Length, or in HTTP/1.0, is faulty
+        // framing; a coding other than one chunked is not implemented.
+        let reply = if seen & HOSTS != 0
+            || http11 && seen & HOST == 0
+            || te && (r.length != 0 || !http11)
+        {
+            BAD_REQUEST
+        } else if seen & TE_BAD != 0 {
+            NOT_IMPLEMENTED
+        } else if r.length > MAX_BODY + 1 {
+            TOO_LARGE
+        } else if seen & (IS_GET | IS_HEAD) == 0 {
+            NOT_ALLOWED
+        } else {
+            OK
+        };
+        if reply != OK {
+            return error(s, reply);
+        }
+        let close = seen & CONN_CLOSE != 0;
+        s.reply = OK;
+        s.flags = (u8::from(seen & IS_HEAD != 0) * HEAD_ONLY)
+            | if http11 && !close {
+                0
+            } else if !http11 && !close && seen & CONN_KEEP != 0 {
+                KEEPS_1_0
+            } else {
+                CLOSES
+            };
+        if te {
+            s.p = P_SIZE0;
+        } else if r.length > 1 {
+            r.body = r.length - 1;
+            s.p = P_DATA;
+        } else {
+            s.state = SEND;
+        }
+    }
+
+    /// Sends error `reply`, then closes.
+    fn error(s: &mut Slot, reply: u8) {
+        s.reply = reply;
+        s.flags = CLOSES;
+        s.state = SEND;
     }
 }

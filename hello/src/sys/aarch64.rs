@@ -95,8 +95,6 @@ pub const SYS_CLOSE: usize = 57;
 pub const SYS_RT_SIGACTION: usize = 134;
 /// `__NR_writev` in asm-generic/unistd.h.
 pub const SYS_WRITEV: usize = 66;
-/// `__NR_setitimer` in asm-generic/unistd.h (the generic table has no `alarm`).
-const SYS_SETITIMER: usize = 103;
 /// `__NR_socket` in asm-generic/unistd.h.
 pub const SYS_SOCKET: usize = 198;
 /// `__NR_shutdown` in asm-generic/unistd.h.
@@ -111,6 +109,41 @@ pub const SYS_SETSOCKOPT: usize = 208;
 const SYS_CLONE: usize = 220;
 /// `__NR_accept4` in asm-generic/unistd.h.
 pub const SYS_ACCEPT4: usize = 242;
+/// `__NR_rt_sigprocmask` in asm-generic/unistd.h.
+pub const SYS_RT_SIGPROCMASK: usize = 135;
+/// `__NR_connect` in asm-generic/unistd.h.
+pub const SYS_CONNECT: usize = 203;
+/// `__NR_wait4` in asm-generic/unistd.h.
+pub const SYS_WAIT4: usize = 260;
+/// `__NR_kill` in asm-generic/unistd.h.
+pub const SYS_KILL: usize = 129;
+/// `__NR_prctl` in asm-generic/unistd.h.
+pub const SYS_PRCTL: usize = 167;
+/// `__NR_sched_getaffinity` in asm-generic/unistd.h.
+pub const SYS_SCHED_GETAFFINITY: usize = 123;
+/// `__NR_clock_gettime` in asm-generic/unistd.h.
+pub const SYS_CLOCK_GETTIME: usize = 113;
+/// `__NR_epoll_ctl` in asm-generic/unistd.h.
+pub const SYS_EPOLL_CTL: usize = 21;
+/// `__NR_openat` in asm-generic/unistd.h.
+pub const SYS_OPENAT: usize = 56;
+/// `__NR_epoll_pwait` in asm-generic/unistd.h (the generic table has no `epoll_wait`).
+pub const SYS_EPOLL_PWAIT: usize = 22;
+/// `__NR_signalfd4` in asm-generic/unistd.h.
+pub const SYS_SIGNALFD4: usize = 74;
+/// `__NR_epoll_create1` in asm-generic/unistd.h.
+pub const SYS_EPOLL_CREATE1: usize = 20;
+/// `__NR_prlimit64` in asm-generic/unistd.h.
+pub const SYS_PRLIMIT64: usize = 261;
+
+/// `struct epoll_event` as arm64 lays it out: without `EPOLL_PACKED`
+/// (include/uapi/linux/eventpoll.h packs it on x86-64 only), 16 bytes, the
+/// data 8-byte aligned.
+#[repr(C)]
+pub struct EpollEvent {
+    pub events: u32,
+    pub data: u64,
+}
 
 /// arm64 returns from a handler through the vDSO's sigreturn trampoline when
 /// `SA_RESTORER` is not set, so no flag is needed (arch/arm64/kernel/signal.c).
@@ -209,19 +242,4 @@ pub fn fork() -> isize {
              in("x3") 0, in("x4") 0, in("x8") SYS_CLONE, options(nostack, nomem));
     }
     ret
-}
-
-/// `alarm(seconds)`, as `setitimer(ITIMER_REAL, {0, seconds}, NULL)`: SIGALRM in
-/// `seconds`, replacing any earlier alarm.
-#[inline(always)]
-pub fn alarm(seconds: u32) {
-    // struct itimerval: it_interval (0: once), then it_value, each {sec, usec}.
-    let timer: [usize; 4] = [0, 0, seconds as usize, 0];
-    // SAFETY: the kernel reads the 32 bytes of `timer`, a live local array of
-    // four 8-byte words laid out as struct itimerval; the old value pointer is
-    // null, so it writes nothing. ITIMER_REAL is 0.
-    unsafe {
-        asm!("svc #0", inlateout("x0") 0usize => _, in("x1") timer.as_ptr(), in("x2") 0,
-             in("x8") SYS_SETITIMER, options(nostack, readonly));
-    }
 }

@@ -6,22 +6,36 @@
 //! that defines it. Results are the kernel's: a count, a descriptor, or `-errno`.
 #![allow(unsafe_code)]
 
+pub use super::arch::EpollEvent;
 use super::arch::{
-    SA_RESTORER, SYS_ACCEPT4, SYS_BIND, SYS_CLOSE, SYS_LISTEN, SYS_READ, SYS_RT_SIGACTION,
-    SYS_SETSOCKOPT, SYS_SHUTDOWN, SYS_SOCKET, SYS_WRITEV, syscall1, syscall2, syscall3, syscall4,
-    syscall5,
+    SA_RESTORER, SYS_ACCEPT4, SYS_BIND, SYS_CLOCK_GETTIME, SYS_CLOSE, SYS_CONNECT,
+    SYS_EPOLL_CREATE1, SYS_EPOLL_CTL, SYS_EPOLL_PWAIT, SYS_KILL, SYS_LISTEN, SYS_OPENAT, SYS_PRCTL,
+    SYS_PRLIMIT64, SYS_READ, SYS_RT_SIGACTION, SYS_RT_SIGPROCMASK, SYS_SCHED_GETAFFINITY,
+    SYS_SETSOCKOPT, SYS_SHUTDOWN, SYS_SIGNALFD4, SYS_SOCKET, SYS_WAIT4, SYS_WRITEV, syscall1,
+    syscall2, syscall3, syscall4, syscall5,
 };
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 
+/// `AF_INET` in include/linux/socket.h.
+pub const AF_INET: u32 = 2;
 /// `AF_INET6` in include/linux/socket.h.
 pub const AF_INET6: u32 = 10;
 /// `SOCK_STREAM` in include/linux/net.h.
 pub const SOCK_STREAM: u32 = 1;
+/// `SOCK_NONBLOCK` in include/linux/net.h (= `O_NONBLOCK`, the same on x86-64
+/// and arm64): `accept4` makes the new socket non-blocking.
+pub const SOCK_NONBLOCK: u32 = 0o4000;
 /// `SOL_SOCKET` in include/uapi/asm-generic/socket.h.
 pub const SOL_SOCKET: u32 = 1;
 /// `SO_REUSEADDR` in include/uapi/asm-generic/socket.h.
 pub const SO_REUSEADDR: u32 = 2;
+/// `SO_RCVTIMEO` (`SO_RCVTIMEO_OLD`: a 64-bit `struct timeval`) in
+/// include/uapi/asm-generic/socket.h.
+pub const SO_RCVTIMEO: u32 = 20;
+/// `SO_SNDTIMEO` (`SO_SNDTIMEO_OLD`) in include/uapi/asm-generic/socket.h; it
+/// also bounds a blocking `connect`.
+pub const SO_SNDTIMEO: u32 = 21;
 /// `IPPROTO_TCP` in include/uapi/linux/in.h.
 pub const IPPROTO_TCP: u32 = 6;
 /// `TCP_NODELAY` in include/uapi/linux/tcp.h.
@@ -35,6 +49,8 @@ pub const IPV6_V6ONLY: u32 = 26;
 pub const SHUT_WR: u32 = 1;
 /// `SIGINT` in include/uapi/asm-generic/signal.h (x86 has the same numbers).
 pub const SIGINT: u32 = 2;
+/// `SIGKILL` in include/uapi/asm-generic/signal.h.
+pub const SIGKILL: u32 = 9;
 /// `SIGPIPE` in include/uapi/asm-generic/signal.h.
 pub const SIGPIPE: u32 = 13;
 /// `SIGTERM` in include/uapi/asm-generic/signal.h.
@@ -43,6 +59,31 @@ pub const SIGTERM: u32 = 15;
 pub const SIGCHLD: u32 = 17;
 /// `SIG_IGN` in include/uapi/asm-generic/signal-defs.h: ignore the signal.
 const SIG_IGN: usize = 1;
+/// `SIG_BLOCK` in include/uapi/asm-generic/signal-defs.h.
+const SIG_BLOCK: usize = 0;
+/// Errors, in include/uapi/asm-generic/errno-base.h and errno.h (the same
+/// numbers on x86-64 and arm64), as the calls return them: negative.
+pub const EAGAIN: isize = -11;
+pub const ECONNABORTED: isize = -103;
+/// `EPOLLIN`, `EPOLLOUT`, `EPOLLEXCLUSIVE` and `EPOLLET` in
+/// include/uapi/linux/eventpoll.h.
+pub const EPOLLIN: u32 = 0x1;
+pub const EPOLLOUT: u32 = 0x4;
+pub const EPOLLEXCLUSIVE: u32 = 1 << 28;
+pub const EPOLLET: u32 = 1 << 31;
+/// `EPOLL_CTL_ADD` and `EPOLL_CTL_DEL` in include/uapi/linux/eventpoll.h.
+pub const EPOLL_CTL_ADD: u32 = 1;
+pub const EPOLL_CTL_DEL: u32 = 2;
+/// `CLOCK_REALTIME` and `CLOCK_MONOTONIC` in include/uapi/linux/time.h.
+pub const CLOCK_REALTIME: u32 = 0;
+pub const CLOCK_MONOTONIC: u32 = 1;
+/// `PR_SET_PDEATHSIG` in include/uapi/linux/prctl.h.
+pub const PR_SET_PDEATHSIG: u32 = 1;
+/// `RLIMIT_NOFILE` in include/uapi/asm-generic/resource.h.
+pub const RLIMIT_NOFILE: u32 = 7;
+/// `AT_FDCWD` in include/uapi/linux/fcntl.h: a path relative to the working
+/// directory (an absolute path ignores it).
+const AT_FDCWD: isize = -100;
 
 /// One `struct iovec`: a borrowed byte slice in the layout `writev` reads.
 #[repr(C)]
@@ -63,13 +104,11 @@ impl<'a> IoVec<'a> {
 }
 
 /// `read(fd, buf.as_mut_ptr(), buf.len())`: the bytes read, 0 at end of file,
-/// or `-errno`. `buf` need not be initialized: the first `n` bytes are when it
-/// returns `n > 0`.
+/// or `-errno`.
 #[inline(always)]
-pub fn read(fd: u32, buf: &mut [MaybeUninit<u8>]) -> isize {
+pub fn read(fd: u32, buf: &mut [u8]) -> isize {
     // SAFETY: the kernel writes at most `buf.len()` bytes at `buf.as_mut_ptr()`,
-    // which an exclusive slice guarantees are ours to write; writing initializes
-    // MaybeUninit bytes, which is always sound.
+    // which an exclusive slice guarantees are ours to write; any bytes are valid u8.
     unsafe { syscall3(SYS_READ, fd as usize, buf.as_mut_ptr() as usize, buf.len()) }
 }
 
@@ -95,20 +134,28 @@ pub fn socket(domain: u32, ty: u32, protocol: u32) -> isize {
     unsafe { syscall3(SYS_SOCKET, domain as usize, ty as usize, protocol as usize) }
 }
 
-/// `setsockopt(fd, level, name, &value, 4)`: an `int` option.
+/// `setsockopt(fd, level, name, &value, size_of::<T>())`: `T` is the option's
+/// type (`u32` for an `int`, `[u64; 2]` for a `struct timeval`).
 #[inline(always)]
-pub fn setsockopt(fd: u32, level: u32, name: u32, value: &u32) -> isize {
-    // SAFETY: the kernel reads the 4 bytes of `value`, a live reference.
+pub fn setsockopt<T>(fd: u32, level: u32, name: u32, value: &T) -> isize {
+    // SAFETY: the kernel reads the size_of::<T>() bytes of `value`, a live reference.
     unsafe {
         syscall5(
             SYS_SETSOCKOPT,
             fd as usize,
             level as usize,
             name as usize,
-            value as *const u32 as usize,
-            4,
+            value as *const T as usize,
+            size_of::<T>(),
         )
     }
+}
+
+/// `connect(fd, addr.as_ptr(), addr.len())`, `addr` being a whole `struct sockaddr_*`.
+#[inline(always)]
+pub fn connect(fd: u32, addr: &[u8]) -> isize {
+    // SAFETY: the kernel reads `addr.len()` bytes at `addr.as_ptr()`, a live slice.
+    unsafe { syscall3(SYS_CONNECT, fd as usize, addr.as_ptr() as usize, addr.len()) }
 }
 
 /// `bind(fd, addr.as_ptr(), addr.len())`, `addr` being a whole `struct sockaddr_*`.
@@ -200,4 +247,182 @@ pub fn sigaction(signal: u32, action: &SigAction) -> isize {
             8,
         )
     }
+}
+
+/// `rt_sigprocmask(SIG_BLOCK, &mask, NULL, 8)`: blocks the signals in `mask`
+/// (bit `n - 1` for signal `n`).
+#[inline(always)]
+pub fn block_signals(mask: u64) -> isize {
+    // SAFETY: the kernel reads the 8 bytes of `mask`, a live local; the old-mask
+    // pointer is null, so it writes nothing.
+    unsafe {
+        syscall4(
+            SYS_RT_SIGPROCMASK,
+            SIG_BLOCK,
+            &mask as *const u64 as usize,
+            0,
+            8,
+        )
+    }
+}
+
+/// `signalfd4(-1, &mask, 8, 0)`: a new descriptor that is readable while one of
+/// the (blocked) signals in `mask` is pending, or `-errno`.
+#[inline(always)]
+pub fn signalfd(mask: u64) -> isize {
+    // SAFETY: the kernel reads the 8 bytes of `mask`, a live local.
+    unsafe {
+        syscall4(
+            SYS_SIGNALFD4,
+            usize::MAX,
+            &mask as *const u64 as usize,
+            8,
+            0,
+        )
+    }
+}
+
+/// `kill(pid, signal)`.
+#[inline(always)]
+pub fn kill(pid: u32, signal: u32) -> isize {
+    // SAFETY: `kill` takes numbers and touches no user memory.
+    unsafe { syscall2(SYS_KILL, pid as usize, signal as usize) }
+}
+
+/// `wait4(-1, NULL, 0, NULL)`: waits for any child to end; its pid, or
+/// `-errno` (`ECHILD` when there is none left).
+#[inline(always)]
+pub fn wait_child() -> isize {
+    // SAFETY: with null status and rusage pointers the kernel writes no user memory.
+    unsafe { syscall4(SYS_WAIT4, usize::MAX, 0, 0, 0) }
+}
+
+/// `prctl(PR_SET_PDEATHSIG, signal)`: the kernel sends `signal` to this process
+/// when its parent ends.
+#[inline(always)]
+pub fn parent_death_signal(signal: u32) -> isize {
+    // SAFETY: this `prctl` option takes a number and touches no user memory.
+    unsafe { syscall2(SYS_PRCTL, PR_SET_PDEATHSIG as usize, signal as usize) }
+}
+
+/// `sched_getaffinity(0, size_of_val(mask), mask)`: the CPUs this process may
+/// run on, one bit each; the bytes the kernel wrote, or `-errno`.
+#[inline(always)]
+pub fn cpus(mask: &mut [u64]) -> isize {
+    // SAFETY: the kernel writes at most size_of_val(mask) bytes at `mask`, an
+    // exclusive slice of plain integers.
+    unsafe {
+        syscall3(
+            SYS_SCHED_GETAFFINITY,
+            0,
+            size_of_val(mask),
+            mask.as_mut_ptr() as usize,
+        )
+    }
+}
+
+/// `clock_gettime(clock, &ts)`: the time as `[seconds, nanoseconds]`.
+#[inline(always)]
+pub fn clock(clock: u32) -> [u64; 2] {
+    let mut ts = [0u64; 2];
+    // SAFETY: the kernel writes one struct timespec (two 64-bit words on x86-64
+    // and arm64) at `ts`, a live local of that size.
+    unsafe { syscall2(SYS_CLOCK_GETTIME, clock as usize, ts.as_mut_ptr() as usize) };
+    ts
+}
+
+/// `prlimit64(0, resource, new, old)`: reads (`old`) and sets (`new`) this
+/// process's limit, each `[soft, hard]`; either may be `None`.
+#[inline(always)]
+pub fn prlimit(resource: u32, new: Option<&[u64; 2]>, old: Option<&mut [u64; 2]>) -> isize {
+    let new = new.map_or(0, |n| n as *const [u64; 2] as usize);
+    let old = old.map_or(0, |o| o as *mut [u64; 2] as usize);
+    // SAFETY: the kernel reads a struct rlimit64 (two u64) at `new` and writes
+    // one at `old`, each null or a live reference of that size.
+    unsafe { syscall4(SYS_PRLIMIT64, 0, resource as usize, new, old) }
+}
+
+/// `openat(AT_FDCWD, path, O_RDONLY)`: a descriptor, or `-errno`. `path` ends in NUL.
+#[inline(always)]
+pub fn open(path: &core::ffi::CStr) -> isize {
+    // SAFETY: the kernel reads the NUL-terminated string at `path`, which a
+    // CStr guarantees. O_RDONLY is 0.
+    unsafe { syscall3(SYS_OPENAT, AT_FDCWD as usize, path.as_ptr() as usize, 0) }
+}
+
+/// `epoll_create1(0)`: a new epoll descriptor, or `-errno`.
+#[inline(always)]
+pub fn epoll_create() -> isize {
+    // SAFETY: `epoll_create1` takes a number and touches no user memory.
+    unsafe { syscall1(SYS_EPOLL_CREATE1, 0) }
+}
+
+/// `epoll_ctl(epfd, op, fd, &{events, data})`.
+#[inline(always)]
+pub fn epoll_ctl(epfd: u32, op: u32, fd: u32, events: u32, data: u64) -> isize {
+    let event = EpollEvent { events, data };
+    // SAFETY: the kernel reads one struct epoll_event at `event`, a live local in
+    // this architecture's layout (EpollEvent); EPOLL_CTL_DEL ignores it.
+    unsafe {
+        syscall4(
+            SYS_EPOLL_CTL,
+            epfd as usize,
+            op as usize,
+            fd as usize,
+            &event as *const EpollEvent as usize,
+        )
+    }
+}
+
+/// `epoll_pwait(epfd, events, events.len(), timeout_ms, NULL)`: waits up to
+/// `timeout_ms` for events; how many it wrote at the front of `events`, or `-errno`.
+#[inline(always)]
+pub fn epoll_wait(epfd: u32, events: &mut [MaybeUninit<EpollEvent>], timeout_ms: u32) -> isize {
+    // SAFETY: the kernel writes at most `events.len()` struct epoll_event at
+    // `events`, an exclusive slice of this architecture's layout (writing
+    // initializes MaybeUninit); the signal-mask pointer is null, so it reads no mask.
+    unsafe {
+        syscall5(
+            SYS_EPOLL_PWAIT,
+            epfd as usize,
+            events.as_mut_ptr() as usize,
+            events.len(),
+            timeout_ms as usize,
+            0,
+        )
+    }
+}
+
+/// `memcpy`, which LLVM calls for some copies (a struct, a constant array) as
+/// it would in C; no libc provides it here. Byte by byte, with volatile
+/// accesses so that LLVM cannot turn the loop back into a call to itself. The
+/// copies it makes are small: a few dozen bytes.
+///
+/// # Safety
+/// As C's: `dst` and `src` are valid for `n` bytes and do not overlap.
+// SAFETY: no libc is linked, so no other `memcpy` can clash with this name.
+#[unsafe(no_mangle)]
+// SAFETY: callers (LLVM's copies) keep C's contract, stated above.
+pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    for i in 0..n {
+        // SAFETY: the caller guarantees both ranges are valid for `n` bytes,
+        // and `i < n`.
+        unsafe { dst.add(i).write_volatile(src.add(i).read_volatile()) }
+    }
+    dst
+}
+
+/// `memset`, for the same reason as [`memcpy`].
+///
+/// # Safety
+/// As C's: `dst` is valid for `n` bytes.
+// SAFETY: no libc is linked, so no other `memset` can clash with this name.
+#[unsafe(no_mangle)]
+// SAFETY: callers (LLVM's stores) keep C's contract, stated above.
+pub unsafe extern "C" fn memset(dst: *mut u8, value: i32, n: usize) -> *mut u8 {
+    for i in 0..n {
+        // SAFETY: the caller guarantees `dst` is valid for `n` bytes, and `i < n`.
+        unsafe { dst.add(i).write_volatile(value as u8) }
+    }
+    dst
 }

@@ -102,8 +102,6 @@ pub const SYS_CLOSE: usize = 3;
 pub const SYS_RT_SIGACTION: usize = 13;
 /// `writev` in syscall_64.tbl.
 pub const SYS_WRITEV: usize = 20;
-/// `alarm` in syscall_64.tbl.
-const SYS_ALARM: usize = 37;
 /// `socket` in syscall_64.tbl.
 pub const SYS_SOCKET: usize = 41;
 /// `shutdown` in syscall_64.tbl.
@@ -118,6 +116,41 @@ pub const SYS_SETSOCKOPT: usize = 54;
 const SYS_FORK: usize = 57;
 /// `accept4` in syscall_64.tbl.
 pub const SYS_ACCEPT4: usize = 288;
+/// `rt_sigprocmask` in syscall_64.tbl.
+pub const SYS_RT_SIGPROCMASK: usize = 14;
+/// `connect` in syscall_64.tbl.
+pub const SYS_CONNECT: usize = 42;
+/// `wait4` in syscall_64.tbl.
+pub const SYS_WAIT4: usize = 61;
+/// `kill` in syscall_64.tbl.
+pub const SYS_KILL: usize = 62;
+/// `prctl` in syscall_64.tbl.
+pub const SYS_PRCTL: usize = 157;
+/// `sched_getaffinity` in syscall_64.tbl.
+pub const SYS_SCHED_GETAFFINITY: usize = 204;
+/// `clock_gettime` in syscall_64.tbl.
+pub const SYS_CLOCK_GETTIME: usize = 228;
+/// `epoll_ctl` in syscall_64.tbl.
+pub const SYS_EPOLL_CTL: usize = 233;
+/// `openat` in syscall_64.tbl.
+pub const SYS_OPENAT: usize = 257;
+/// `epoll_pwait` in syscall_64.tbl (arm64 has no `epoll_wait`, so both use this).
+pub const SYS_EPOLL_PWAIT: usize = 281;
+/// `signalfd4` in syscall_64.tbl.
+pub const SYS_SIGNALFD4: usize = 289;
+/// `epoll_create1` in syscall_64.tbl.
+pub const SYS_EPOLL_CREATE1: usize = 291;
+/// `prlimit64` in syscall_64.tbl.
+pub const SYS_PRLIMIT64: usize = 302;
+
+/// `struct epoll_event` as x86-64 lays it out: `EPOLL_PACKED` in
+/// include/uapi/linux/eventpoll.h makes it 12 bytes, the data right after the
+/// 4-byte event mask.
+#[repr(C, packed)]
+pub struct EpollEvent {
+    pub events: u32,
+    pub data: u64,
+}
 
 /// `SA_RESTORER` in arch/x86/include/uapi/asm/signal.h. x86-64 Linux builds a
 /// signal frame only for handlers that have it (arch/x86/kernel/signal_64.c,
@@ -216,14 +249,4 @@ pub fn fork() -> isize {
              lateout("rcx") _, lateout("r11") _, options(nostack, nomem));
     }
     ret
-}
-
-/// `alarm(seconds)`: SIGALRM in `seconds`, replacing any earlier alarm.
-#[inline(always)]
-pub fn alarm(seconds: u32) {
-    // SAFETY: `alarm` takes a number and touches no user memory.
-    unsafe {
-        asm!("syscall", inlateout("rax") SYS_ALARM => _, in("rdi") seconds,
-             lateout("rcx") _, lateout("r11") _, options(nostack, nomem));
-    }
 }
