@@ -26,9 +26,9 @@ pub mod sys {
     #[cfg_attr(target_arch = "powerpc64", path = "powerpc64.rs")]
     mod arch;
     pub use arch::{exit, write};
-    // The quine's scratch memory and the server's processes and timeouts.
+    // The quine's scratch memory and the server's worker processes.
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    pub use arch::{alarm, fork, mmap_anonymous};
+    pub use arch::{fork, mmap_anonymous};
 
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     mod calls;
