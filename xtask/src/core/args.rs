@@ -90,12 +90,6 @@ pub fn read(task: &'static str, opts: &[Opt], words: Vec<OsString>) -> Result<Ar
         let Some(opt) = opts.iter().find(|o| o.name == name) else {
             return Err(usage(task, format!("unknown option `{name}`")));
         };
-        if args.given(opt.name) {
-            return Err(usage(
-                task,
-                format!("`{}` was given twice; give it once", opt.name),
-            ));
-        }
         let v = match opt.value {
             Some(what) => Some(parser.value().map_err(|_| {
                 usage(
@@ -117,6 +111,13 @@ pub fn read(task: &'static str, opts: &[Opt], words: Vec<OsString>) -> Result<Ar
                 None
             }
         };
+        // After reading its value, so that a last `--tag` with none says so.
+        if args.given(opt.name) {
+            return Err(usage(
+                task,
+                format!("`{}` was given twice; give it once", opt.name),
+            ));
+        }
         args.given.push((opt.name, v));
     }
     Ok(args)
