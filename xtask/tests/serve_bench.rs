@@ -1,7 +1,9 @@
 //! `cargo xtask bench-serve`: a short run works end to end (CI runs this; it
 //! proves the benchmark works and asserts no speed) and leaves the checkout as
 //! it was, and docs/serve.md's table and docs/serve-bench.svg agree with the full
-//! run's committed results, docs/serve-bench.json.
+//! run's committed results, docs/serve-bench.json. The tables' ratios and the
+//! goals' verdicts are recomputed here from the raw numbers, against goals
+//! stated here, so the code under test does not judge itself.
 mod common;
 
 use common::*;
@@ -30,6 +32,121 @@ fn bars(svg: &str) -> Vec<(String, u64, u64)> {
             )
         })
         .collect()
+}
+
+/// The goals for serve against nginx at [`GOAL_CONNECTIONS`], stated
+/// here and not read from the code under test: what the table calls the
+/// measure, its key in a point, whether serve's value must be at least (or at
+/// most) `target` times nginx's, and `target`.
+const GOALS: [(&str, &str, bool, f64); 3] = [
+    ("requests/s", "rps", true, 1.0),
+    ("p99", "p99_ms", false, 1.0),
+    ("PSS", "pss_kib", false, 0.5),
+];
+const GOAL_CONNECTIONS: u64 = 100;
+
+/// `contender`'s point at `connections` in a serve.json.
+fn point<'a>(json: &'a Value, contender: &str, connections: u64) -> Option<&'a Value> {
+    json["contenders"]
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == contender)?["points"]
+        .as_array()?
+        .iter()
+        .find(|p| p["connections"] == connections)
+}
+
+/// `a / b` from the raw numbers, as the table shows a ratio (two decimals).
+fn ratio_shown(a: &Value, b: Option<&Value>) -> String {
+    match (a.as_f64(), b.and_then(Value::as_f64)) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "-".into(),
+    }
+}
+
+/// `table`, what `bench-serve --table` printed for `json`, holds the JSON's
+/// raw numbers, every ratio recomputed here from them, and a goals line whose
+/// verdicts are recomputed here against [`GOALS`] (from the measured ratio,
+/// not the rounded one: 0.9999 shows as 1.00 and misses ">= 1.0").
+fn assert_table_recomputed(json: &Value, table: &str, what: &str) {
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| server |"))
+        .map(|l| l.trim_matches('|').split(" | ").map(str::trim).collect())
+        .collect();
+    let mut expected = Vec::new();
+    for c in json["contenders"].as_array().unwrap() {
+        for p in c["points"].as_array().unwrap() {
+            let base = point(json, "nginx", p["connections"].as_u64().unwrap());
+            let f = |key: &str| p[key].as_f64().unwrap();
+            expected.push(vec![
+                c["name"].as_str().unwrap().to_string(),
+                p["connections"].to_string(),
+                format!("{:.0}", f("rps")),
+                ratio_shown(&p["rps"], base.map(|b| &b["rps"])),
+                format!("{:.3}", f("p50_ms")),
+                format!("{:.3}", f("p99_ms")),
+                ratio_shown(&p["p99_ms"], base.map(|b| &b["p99_ms"])),
+                p["errors"].to_string(),
+                p["pss_kib"].to_string(),
+                ratio_shown(&p["pss_kib"], base.map(|b| &b["pss_kib"])),
+                c["image_bytes"]
+                    .as_u64()
+                    .map_or("-".into(), |b| b.to_string()),
+            ]);
+        }
+    }
+    assert_eq!(
+        rows, expected,
+        "{what}: the table's rows (the JSON's numbers and ratios)"
+    );
+    let goals = table
+        .lines()
+        .filter(|l| l.starts_with("Goals for "))
+        .collect::<Vec<_>>();
+    let (Some(ours), Some(base)) = (
+        point(json, "serve", GOAL_CONNECTIONS),
+        point(json, "nginx", GOAL_CONNECTIONS),
+    ) else {
+        assert_eq!(
+            goals,
+            Vec::<&str>::new(),
+            "{what}: no point to judge, no goals line"
+        );
+        return;
+    };
+    let verdicts: Vec<String> = GOALS
+        .iter()
+        .map(|&(name, key, at_least, target)| {
+            let r = ours[key].as_f64().unwrap() / base[key].as_f64().unwrap();
+            let met = if at_least { r >= target } else { r <= target };
+            format!(
+                "{name} {} {target:.1}: {r:.2} ({})",
+                if at_least { ">=" } else { "<=" },
+                if met { "met" } else { "missed" }
+            )
+        })
+        .collect();
+    assert_eq!(
+        goals,
+        [format!(
+            "Goals for serve at {GOAL_CONNECTIONS} connections, against nginx: {}.",
+            verdicts.join("; ")
+        )],
+        "{what}: the goals line"
+    );
+}
+
+/// `bench-serve --table` over `json`, written to a file of this test's own.
+fn table_of(json: &Value, name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("hello-serve-bench-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_vec(json).unwrap()).unwrap();
+    let out = xtask_ok(&["bench-serve", "--table", path.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir(&dir);
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Every contender at every connection count, with numbers that show it ran.
@@ -129,9 +246,63 @@ fn short_run_works() {
         std::fs::read_to_string(dir.join("serve.md")).unwrap(),
         table
     );
+    assert_table_recomputed(&json, &table, "target/report/serve.json");
     assert!(stdout.contains(&table), "the run did not print its table");
     let svg = std::fs::read_to_string(dir.join("serve.svg")).unwrap();
     assert_eq!(bars(&svg).len(), 12, "target/report/serve.svg bars");
+}
+
+/// The verdicts on both sides of each goal: the committed run with serve's
+/// number at 100 connections moved onto the goal (met) and just past it
+/// (missed, though the ratio shown rounds to the goal).
+#[test]
+fn verdicts_follow_the_goals() {
+    let committed: Value =
+        serde_json::from_slice(&std::fs::read(root().join("docs/serve-bench.json")).unwrap())
+            .unwrap();
+    let serve = committed["contenders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|c| c["name"] == "serve")
+        .unwrap();
+    let at = committed["contenders"][serve]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|p| p["connections"] == GOAL_CONNECTIONS)
+        .unwrap();
+    for (name, key, at_least, target) in GOALS {
+        let goal = point(&committed, "nginx", GOAL_CONNECTIONS).unwrap()[key]
+            .as_f64()
+            .unwrap()
+            * target;
+        // PSS is a whole number of KiB: the nearest whole numbers either side.
+        let (on, past) = match (key, at_least) {
+            ("pss_kib", _) => (goal.floor(), goal.floor() + 1.0),
+            (_, true) => (goal, goal * (1.0 - 1e-6)),
+            (_, false) => (goal, goal * (1.0 + 1e-6)),
+        };
+        for (side, v) in [("on", on), ("past", past)] {
+            let mut json = committed.clone();
+            json["contenders"][serve]["points"][at][key] = if key == "pss_kib" {
+                (v as u64).into()
+            } else {
+                v.into()
+            };
+            let what = format!("serve's {name} {side} the goal ({v})");
+            let table = table_of(&json, &format!("{key}-{side}.json"));
+            assert_table_recomputed(&json, &table, &what);
+            let verdict = if side == "on" { "(met)" } else { "(missed)" };
+            assert!(
+                table.contains(&format!(
+                    ": {} {verdict}",
+                    if key == "pss_kib" { "0.50" } else { "1.00" }
+                )),
+                "{what}: {table}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -145,11 +316,9 @@ fn readme_and_chart_match_the_committed_run() {
     assert_eq!(json["seconds"], 10, "the committed run is the full one");
     assert_complete(&json, "docs/serve-bench.json");
     let table = xtask_ok(&["bench-serve", "--table", path.to_str().unwrap()]);
-    assert_page_block(
-        "docs/serve.md",
-        "serve-bench",
-        &String::from_utf8(table.stdout).unwrap(),
-    );
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert_table_recomputed(&json, &table, "docs/serve-bench.json");
+    assert_page_block("docs/serve.md", "serve-bench", &table);
     // The committed chart is the one drawn from the JSON, and each bar is
     // the JSON's number.
     let svg = std::fs::read_to_string(root().join("docs/serve-bench.svg")).unwrap();
