@@ -1,6 +1,6 @@
-//! SVG for the charts (report's sizes, bench-serve's requests per second):
-//! escaping, `<rect>` and `<text>` from attribute lists, and sizes as
-//! `docker images` prints them.
+//! SVG for the charts (report's sizes, bench-serve's three measures):
+//! escaping, elements from attribute lists, how wide a text is drawn, and
+//! sizes as `docker images` prints them.
 use std::fmt::Display;
 
 /// `s` safe inside an attribute value or a text node.
@@ -24,9 +24,24 @@ pub fn rect(list: &[(&str, &dyn Display)]) -> String {
     format!("<rect{}/>", attrs(list))
 }
 
+/// `<name a="v" .../>`: a `<line>`, `<circle>` or other empty element.
+pub fn element(name: &str, list: &[(&str, &dyn Display)]) -> String {
+    format!("<{name}{}/>", attrs(list))
+}
+
 /// `<text a="v" ...>content</text>`, the content escaped.
 pub fn text(list: &[(&str, &dyn Display)], content: &str) -> String {
     format!("<text{}>{}</text>", attrs(list), escape(content))
+}
+
+/// About how wide `text` is drawn at `size` px in a reader's `sans-serif`
+/// (DejaVu Sans on Debian, Arial or Helvetica elsewhere, all narrower than
+/// this): characters times an average advance rounded up from DejaVu Sans's
+/// (0.52 em over words, 0.64 em for digits; bold 0.58 and 0.70 em). Charts
+/// size their margins from it, so that no label is cut off.
+pub fn text_width(text: &str, size: f64, bold: bool) -> f64 {
+    let advance = if bold { 0.66 } else { 0.6 };
+    text.chars().count() as f64 * advance * size
 }
 
 /// Sizes as `docker images` shows them: three significant digits, powers of 1000.
@@ -70,6 +85,16 @@ mod tests {
             text(&[("class", &"label"), ("y", &46)], "busybox <httpd>"),
             r#"<text class="label" y="46">busybox &lt;httpd&gt;</text>"#
         );
+    }
+
+    #[test]
+    fn empty_elements_and_text_widths() {
+        assert_eq!(
+            element("line", &[("x1", &1), ("class", &"goal")]),
+            r#"<line x1="1" class="goal"/>"#
+        );
+        assert_eq!(text_width("10 ms", 10.0, false), 30.0);
+        assert!((text_width("é", 10.0, true) - 6.6).abs() < 1e-9);
     }
 
     #[test]

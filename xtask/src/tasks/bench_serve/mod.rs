@@ -1,9 +1,11 @@
 //! `cargo xtask bench-serve`: `serve` against nginx, lighttpd and busybox httpd,
 //! on this machine, in one run, each serving the same page on 127.0.0.1, loaded
 //! by `wrk`. This module owns the options and the run: it measures into
-//! target/report/serve.json and renders the table and chart from that JSON
-//! (render.rs); docs/serve-bench.json, docs/serve-bench.svg and docs/serve.md's
-//! block are written only when asked (`--update-docs`).
+//! target/report/serve.json and renders the table (render.rs) and chart
+//! (chart.rs) from that JSON; docs/serve-bench.json, docs/serve-bench.svg and
+//! docs/serve.md's block are written only when asked (`--update-docs`).
+mod axis;
+mod chart;
 mod memory;
 mod render;
 mod servers;
@@ -27,7 +29,8 @@ use crate::core::platform::Platform;
 use crate::run::docker;
 use servers::{Contender, Running};
 
-pub use render::{chart, table};
+pub use chart::chart;
+pub use render::table;
 
 const HELP: &str = "\
 cargo xtask bench-serve [options]
