@@ -277,7 +277,7 @@ fn read(path: &Path) -> String {
 /// `serve`'s default page: a small, valid HTML5 document (html, head and body
 /// are implied by the parser, so they need no tags).
 const DEFAULT_PAGE: &[u8] = b"<!DOCTYPE html><title>Hello World</title><h1>Hello World</h1>\n";
-/// Every text type says its charset, the default page's too (xtask/src/serve.rs
+/// Every text type says its charset, the default page's too (xtask/src/build/serve.rs
 /// has the same value).
 const DEFAULT_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 const DEFAULT_PORT: &str = "8080";

@@ -329,6 +329,8 @@ fn every_repository_path_the_sources_name_exists() {
     let mut rs = Vec::new();
     files(&root().join("xtask/src"), "rs", &mut rs);
     files(&root().join("hello"), "rs", &mut rs);
+    files(&root().join("linker"), "ld", &mut rs);
+    files(&root().join("linker"), "in", &mut rs);
     let mut missing = Vec::new();
     for file in rs {
         for path in named_paths(&std::fs::read_to_string(&file).unwrap()) {
