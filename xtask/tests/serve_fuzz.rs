@@ -1062,8 +1062,12 @@ fn run(
     outcomes: &Mutex<Vec<Outcome>>,
     sent: &AtomicUsize,
     next: &AtomicUsize,
+    deadline: Instant,
 ) {
     loop {
+        if Instant::now() > deadline {
+            return;
+        }
         let start = next.fetch_add(PER_CONNECTION, Ordering::Relaxed);
         if start >= cases.len() {
             return;
@@ -1264,14 +1268,16 @@ fn differential_fuzz_of_the_request_parser() {
     let sent = AtomicUsize::new(0);
     let next = AtomicUsize::new(0);
     let start = Instant::now();
+    // CI's budget: the fuzz stops taking cases after it, and fails below.
+    let deadline = start + Duration::from_secs(110);
     std::thread::scope(|s| {
         for _ in 0..THREADS {
-            s.spawn(|| run(port, &cases, &outcomes, &sent, &next));
+            s.spawn(|| run(port, &cases, &outcomes, &sent, &next, deadline));
         }
         // Progress every 10 s.
         s.spawn(|| {
             let mut shown = 0;
-            while next.load(Ordering::Relaxed) < CASES {
+            while next.load(Ordering::Relaxed) < CASES && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(100));
                 let t = start.elapsed().as_secs() / 10 * 10;
                 if t > shown {
@@ -1286,6 +1292,13 @@ fn differential_fuzz_of_the_request_parser() {
         });
     });
     let took = start.elapsed();
+    let done = sent.load(Ordering::Relaxed);
+    assert!(
+        done == CASES,
+        "only {done} of {CASES} cases were answered in {took:.0?} (a server that leaves requests \
+         unanswered costs each a 5 s read timeout); {} disagreements so far",
+        outcomes.lock().unwrap().len()
+    );
     assert!(server.alive(), "serve died during the fuzz");
     good_get(
         port,
