@@ -1397,3 +1397,65 @@ fn health_check_in_docker() {
     wait_for(&name, "unhealthy");
     let _ = docker(&["rmi", &tag]);
 }
+
+/// A server of one process (no workers): pinned with `taskset` to the first
+/// CPU this test may use, so that every connection goes to the same slot table.
+fn one_process_server(label: &str) -> (Server, u16) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let cpus = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list in /proc/self/status");
+    let first = cpus.trim().split([',', '-']).next().unwrap().to_string();
+    let port = free_port();
+    let file = build("linux/amd64", label, &["--port", &port.to_string()]);
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", &first]).arg(&file);
+    (Server::start(cmd, port), port)
+}
+
+/// A connection's slot is used again by the next connection that gets its
+/// descriptor, and starts clean. Here the first connection leaves requests
+/// unread behind a `Connection: close` (the server reads them into the slot's
+/// buffer and stops partway), and the next connection on the same descriptor
+/// pipelines two requests. Both must be answered: a slot that kept the old
+/// buffer offset dropped the second (or, with the offset past what was held,
+/// spun in the read loop at full CPU, deaf to every client and to SIGTERM).
+/// The fuzz (tests/serve_fuzz.rs) met it after about 500 cases.
+#[test]
+fn a_reused_slot_starts_clean() {
+    let (mut server, port) = one_process_server("reuse");
+    let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let close = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    // A barrier: once its response is back, the server has handled every
+    // event before its request, connections closed by their clients included.
+    let mut barrier = Conn::open(port);
+    let mut sync = || assert!(barrier.send(get).response().0.starts_with("HTTP/1.1 200"));
+    sync();
+    // Two answers, then the close; the third request is left unanswered.
+    let (out, closed) = exchange(
+        port,
+        &[&get[..], close, get].concat(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(statuses(&out), ["HTTP/1.1 200 OK"; 2]);
+    assert!(closed);
+    sync();
+    // The lowest free descriptor: the one just closed.
+    let mut c = Conn::open(port);
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    c.send(&[&get[..], get].concat());
+    for i in 1..=2 {
+        let (head, body) = c.response();
+        assert!(
+            head.starts_with("HTTP/1.1 200 OK\r\n") && body == PAGE,
+            "pipelined request {i} on a reused slot: {head:?}"
+        );
+    }
+    drop(c);
+    let (status, took) = server.stop();
+    assert_eq!(status.code(), Some(0));
+    assert!(took < Duration::from_secs(1), "SIGTERM took {took:?}");
+}

@@ -245,6 +245,22 @@ mod server {
         total: 0,
     };
 
+    /// A free slot: all zero, as a fresh table is. `close` leaves every slot so,
+    /// so the next connection on its descriptor starts clean (no buffer offset,
+    /// bytes sent or parser state of the last one).
+    const FREE_SLOT: Slot = Slot {
+        state: FREE,
+        reply: 0,
+        flags: 0,
+        p: P_START,
+        held: 0,
+        off: 0,
+        deadline: 0,
+        sent: 0,
+        date: 0,
+        req: NEW,
+    };
+
     #[cfg(target_arch = "x86_64")]
     #[repr(align(32))]
     struct Align32(#[allow(dead_code)] u8);
@@ -470,10 +486,8 @@ mod server {
                             paused = true;
                             break;
                         };
+                        // Free, so all zero: a new request, nothing held.
                         slot.state = READING;
-                        slot.p = P_START;
-                        slot.req = NEW;
-                        slot.held = 0;
                         slot.deadline = secs + IDLE + 1;
                         sys::epoll_ctl(
                             ep,
@@ -540,7 +554,7 @@ mod server {
 
     fn close(fd: usize, slot: &mut Slot, open: &mut u32) {
         sys::close(fd as u32);
-        slot.state = FREE;
+        *slot = FREE_SLOT;
         *open -= 1;
     }
 
@@ -586,7 +600,6 @@ mod server {
                 if slot.flags & CLOSES != 0 {
                     sys::shutdown(fd, sys::SHUT_WR);
                     slot.state = LINGER;
-                    slot.held = 0;
                     continue;
                 }
                 if stopping {
