@@ -1012,6 +1012,16 @@ fn framing() {
             "two different Content-Lengths",
         ),
         (
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n".into(),
+            "400 Bad Request",
+            "a negative Content-Length",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: +8\r\n\r\n".into(),
+            "400 Bad Request",
+            "a Content-Length with a sign",
+        ),
+        (
             format!("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: {big}\r\n\r\n"),
             "413 Content Too Large",
             "a Content-Length over 1 MiB",
@@ -1084,6 +1094,49 @@ fn request_rules() {
             "400 Bad Request",
             "two empty lines",
         ),
+        // RFC 9112 section 3.2: a Host that is not uri-host [ ":" port ].
+        (
+            b"GET / HTTP/1.1\r\nHost: a\"b\r\n\r\n",
+            "400 Bad Request",
+            "a Host with a quote",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
+            "400 Bad Request",
+            "a Host with an unclosed IPv6 literal",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+            "400 Bad Request",
+            "a Host with a space",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a:b:c\r\n\r\n",
+            "400 Bad Request",
+            "a Host whose port is not a number",
+        ),
+        (
+            b"GET / HTTP/1.0\r\nHost: a/b\r\n\r\n",
+            "400 Bad Request",
+            "a Host with a slash, in HTTP/1.0",
+        ),
+        // RFC 9110 section 5.5: NUL, CR or LF within a field value; RFC 9112
+        // section 2.2: a bare CR. And DEL, which no field value holds.
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
+            "400 Bad Request",
+            "NUL in a field value",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n",
+            "400 Bad Request",
+            "a bare CR in a field value",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x7fb\r\n\r\n",
+            "400 Bad Request",
+            "DEL in a field value",
+        ),
     ] {
         let (out, closed) = exchange(port, req, wait);
         assert_eq!(statuses(&out), [format!("HTTP/1.1 {status}")], "{what}");
@@ -1091,6 +1144,27 @@ fn request_rules() {
     }
     // HTTP/1.0 needs no Host.
     let (out, _) = exchange(port, b"GET / HTTP/1.0\r\n\r\n", wait);
+    assert_eq!(statuses(&out), ["HTTP/1.1 200 OK"]);
+    // Valid Hosts: a name with a port, an IPv6 literal with one, the
+    // characters a reg-name may hold, an empty one (RFC 9112 section 3.2).
+    for host in [
+        "localhost:8080",
+        "[::1]:80",
+        "[::1]",
+        "127.0.0.1",
+        "a-b.c_d~e!$&'()*+,;=%41.example",
+        "",
+    ] {
+        let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let (out, _) = exchange(port, req.as_bytes(), wait);
+        assert_eq!(statuses(&out), ["HTTP/1.1 200 OK"], "Host: {host}");
+    }
+    // A field value with bytes past ASCII (obs-text) is allowed.
+    let (out, _) = exchange(
+        port,
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-A: caf\xc3\xa9\r\nConnection: close\r\n\r\n",
+        wait,
+    );
     assert_eq!(statuses(&out), ["HTTP/1.1 200 OK"]);
     // A long target: 414 (nginx says the same past its 8 KiB buffers).
     let long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(9000));

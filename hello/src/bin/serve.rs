@@ -190,6 +190,17 @@ mod server {
     /// `num` when the value is not a number.
     const NOT_NUM: u32 = u32::MAX;
 
+    /// Where a field value is as a Host, RFC 9112 section 3.2 (`uri-host [ ":"
+    /// port ]`, RFC 3986 section 3.2.2): nothing yet, in a reg-name or IPv4
+    /// address, after an IPv6 literal's `]`, in the port; in the literal, and
+    /// invalid (these two, and only these, are not a Host).
+    const H_START: u8 = 0;
+    const H_NAME: u8 = 1;
+    const H_END: u8 = 2;
+    const H_PORT: u8 = 3;
+    const H_V6: u8 = 4;
+    const H_BAD: u8 = 5;
+
     /// One connection: plain data, all zero when free.
     #[repr(C)]
     struct Slot {
@@ -223,6 +234,8 @@ mod server {
         /// Bytes of the current token; of the head so far.
         pos: u16,
         head: u32,
+        /// Where the current field value is as a Host (`H_*`).
+        host: u8,
         /// The current field value as a number (saturating past MAX_BODY), or NOT_NUM.
         num: u32,
         /// Content-Length plus one; 0 when there is none.
@@ -239,6 +252,7 @@ mod server {
         name: 0,
         pos: 0,
         head: 0,
+        host: H_START,
         num: 0,
         length: 0,
         body: 0,
@@ -855,6 +869,7 @@ mod server {
                 r.m = VALUES;
                 r.pos = 0;
                 r.num = 0;
+                r.host = H_START;
                 r.seen &= !WS;
                 P_VALUE
             }
@@ -865,10 +880,12 @@ mod server {
                 P_VALUE
             }
             P_VALUE if field => {
+                r.host = host(r.host, b);
                 if r.seen & WS != 0 {
-                    // Text after a space: no word, no number.
+                    // Text after a space: no word, no number, no Host.
                     r.m = 0;
                     r.num = NOT_NUM;
+                    r.host = H_BAD;
                 }
                 r.num = match (b as char).to_digit(10) {
                     Some(d) if r.num != NOT_NUM => (r.num * 10 + d).min(MAX_BODY + 1),
@@ -918,6 +935,11 @@ mod server {
         let r = &mut s.req;
         let value = words(r.m, r.pos, 0, 0);
         match r.name {
+            // RFC 9112 section 3.2: a Host that is not valid gets 400.
+            W_HOST if r.host >= H_V6 => {
+                error(s, BAD_REQUEST);
+                return true;
+            }
             W_HOST => r.seen |= if r.seen & HOST != 0 { HOSTS } else { HOST },
             W_CONNECTION => {
                 r.seen |= if value & W_CLOSE != 0 { CONN_CLOSE } else { 0 }
@@ -946,6 +968,45 @@ mod server {
             _ => {}
         }
         false
+    }
+
+    /// `set` with the bytes in `chars` added: bit n % 64 of word n / 64 for
+    /// byte n (below 128). Two u64s, not a u128: its shifts are library calls.
+    const fn bits(mut set: [u64; 2], chars: &[u8]) -> [u64; 2] {
+        let mut i = 0;
+        while i < chars.len() {
+            set[chars[i] as usize / 64] |= 1 << (chars[i] % 64);
+            i += 1;
+        }
+        set
+    }
+
+    /// The Host state (`H_*`) after byte `b` of a field value.
+    fn host(h: u8, b: u8) -> u8 {
+        const NONE: [u64; 2] = [0; 2];
+        /// A reg-name's bytes: unreserved, pct-encoded (`%`) and sub-delims.
+        const REG_NAME: [u64; 2] = bits(
+            NONE,
+            b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-._~%!$&'()*+,;=",
+        );
+        /// The bytes each state takes, by `H_*`; any other makes it `H_BAD`.
+        const TAKES: [[u64; 2]; 5] = [
+            bits(REG_NAME, b"[:"),
+            bits(REG_NAME, b":"),
+            bits(NONE, b":"),
+            bits(NONE, b"0123456789"),
+            bits(NONE, b"0123456789abcdefABCDEF:.]"),
+        ];
+        match TAKES.get(h as usize) {
+            Some(t) if b < 128 && t[b as usize / 64] >> (b % 64) & 1 != 0 => match b {
+                b'[' => H_V6,
+                b']' => H_END,
+                b':' if h != H_V6 => H_PORT,
+                _ if h == H_START => H_NAME,
+                _ => h,
+            },
+            _ => H_BAD,
+        }
     }
 
     /// The head has ended: the response, and how the body is framed.
