@@ -1012,6 +1012,11 @@ fn framing() {
             "two different Content-Lengths",
         ),
         (
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0, 10\r\n\r\n".into(),
+            "400 Bad Request",
+            "a Content-Length list whose values differ",
+        ),
+        (
             "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n".into(),
             "400 Bad Request",
             "a negative Content-Length",
@@ -1053,9 +1058,14 @@ fn framing() {
         );
         assert!(closed, "{what}: the connection stayed open");
     }
-    // Equal Content-Lengths are one length.
-    let req = b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab";
-    assert_eq!(statuses(&exchange(port, req, wait).0), ["HTTP/1.1 200 OK"]);
+    // Equal Content-Lengths are one length, on two lines or in one list
+    // (RFC 9110 section 8.6).
+    for req in [
+        &b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab"[..],
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 2 , 2\r\nConnection: close\r\n\r\nab",
+    ] {
+        assert_eq!(statuses(&exchange(port, req, wait).0), ["HTTP/1.1 200 OK"]);
+    }
     // A chunked body of many chunks adding up to over 1 MiB: 413.
     let mut req = b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for _ in 0..17 {
@@ -1166,6 +1176,23 @@ fn request_rules() {
         wait,
     );
     assert_eq!(statuses(&out), ["HTTP/1.1 200 OK"]);
+    // Connection is a list (RFC 9110 section 7.6.1): a `close` in it closes.
+    for value in ["keep-alive, close", "upgrade, CLOSE", "a ,close , b"] {
+        let req = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: {value}\r\n\r\nGET /more HTTP/1.1\r\nHost: x\r\n\r\n"
+        );
+        let (out, closed) = exchange(port, req.as_bytes(), wait);
+        assert_eq!(statuses(&out), ["HTTP/1.1 200 OK"], "Connection: {value}");
+        assert!(closed, "Connection: {value}: not closed");
+    }
+    // ... and HTTP/1.0's keep-alive, in a list, keeps it open.
+    let mut c = Conn::open(port);
+    for _ in 0..2 {
+        let (head, _) = c
+            .send(b"GET / HTTP/1.0\r\nConnection: te, keep-alive\r\n\r\n")
+            .response();
+        assert_eq!(header(&head, "connection"), Some("keep-alive"));
+    }
     // A long target: 414 (nginx says the same past its 8 KiB buffers).
     let long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(9000));
     let (out, _) = exchange(port, long.as_bytes(), wait);

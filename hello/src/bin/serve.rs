@@ -5,16 +5,18 @@
 //! HTTP/1.1 as curl, browsers, wrk and ab speak it (RFC 9112):
 //! - `GET` or `HEAD`, any path: `200` with Content-Type, Content-Length and
 //!   Date (and the page, for `GET`). HTTP/1.1 connections stay open and
-//!   pipelined requests are answered in order; `Connection: close` closes;
-//!   HTTP/1.0 closes unless it asks for `Connection: keep-alive`.
+//!   pipelined requests are answered in order; `close` in Connection closes;
+//!   HTTP/1.0 closes unless it asks for `keep-alive`. Connection,
+//!   Content-Length and Transfer-Encoding are read as lists.
 //! - Request bodies are framed as RFC 9112 section 6 says: a Content-Length
 //!   body is read and discarded, a chunked one decoded and discarded, before
 //!   the answer. Transfer-Encoding with Content-Length, a Content-Length that is
 //!   not a number, or two that differ: `400`. Another transfer coding: `501`.
 //!   A body over [`MAX_BODY`]: `413`.
 //! - Refused, then closed: a malformed request line or header line, an
-//!   HTTP/1.1 request without `Host`, or any with two (`400`); bytes that
-//!   cannot begin a request line, such as a TLS ClientHello (`400` at once);
+//!   HTTP/1.1 request without `Host`, or any with two, or with one that is
+//!   not `uri-host [ ":" port ]` (`400`); bytes that cannot begin a request
+//!   line, such as a TLS ClientHello (`400` at once);
 //!   a request line longer than [`MAX_HEAD`] (`414`), a longer head (`431`);
 //!   any method but GET and HEAD (`405`). Every error closes gracefully: FIN,
 //!   then what the client still sends is read and dropped.
@@ -882,10 +884,25 @@ mod server {
             P_VALUE if field => {
                 r.host = host(r.host, b);
                 if r.seen & WS != 0 {
+                    r.host = H_BAD;
+                }
+                if b == b',' {
+                    // A list's element ends (RFC 9110 section 5.6.1): the next
+                    // is read as a value of its own.
+                    if !element_done(r) {
+                        return error(s, BAD_REQUEST);
+                    }
+                    r.m = VALUES;
+                    r.pos = 0;
+                    r.num = 0;
+                    r.seen &= !WS;
+                    s.p = P_VALUE;
+                    return;
+                }
+                if r.seen & WS != 0 {
                     // Text after a space: no word, no number, no Host.
                     r.m = 0;
                     r.num = NOT_NUM;
-                    r.host = H_BAD;
                 }
                 r.num = match (b as char).to_digit(10) {
                     Some(d) if r.num != NOT_NUM => (r.num * 10 + d).min(MAX_BODY + 1),
@@ -933,14 +950,22 @@ mod server {
     /// A header line has ended: notes what it says. True when it was an error.
     fn field_done(s: &mut Slot) -> bool {
         let r = &mut s.req;
+        // RFC 9112 section 3.2: a Host that is not valid gets 400.
+        let bad = !element_done(r) || r.name == W_HOST && r.host >= H_V6;
+        if r.name == W_HOST {
+            r.seen |= if r.seen & HOST != 0 { HOSTS } else { HOST };
+        }
+        if bad {
+            error(s, BAD_REQUEST);
+        }
+        bad
+    }
+
+    /// A field value, or one element of a list, has ended (at a comma or the
+    /// line's end): notes what it says. False when it is an error.
+    fn element_done(r: &mut Req) -> bool {
         let value = words(r.m, r.pos, 0, 0);
         match r.name {
-            // RFC 9112 section 3.2: a Host that is not valid gets 400.
-            W_HOST if r.host >= H_V6 => {
-                error(s, BAD_REQUEST);
-                return true;
-            }
-            W_HOST => r.seen |= if r.seen & HOST != 0 { HOSTS } else { HOST },
             W_CONNECTION => {
                 r.seen |= if value & W_CLOSE != 0 { CONN_CLOSE } else { 0 }
                     | if value & W_KEEP_ALIVE != 0 {
@@ -950,15 +975,14 @@ mod server {
                     }
             }
             W_CONTENT_LENGTH => {
-                // 1*DIGIT, and the same in every Content-Length line.
+                // 1*DIGIT, and the same in every element and line.
                 if r.pos == 0 || r.num == NOT_NUM || r.length != 0 && r.length != r.num + 1 {
-                    error(s, BAD_REQUEST);
-                    return true;
+                    return false;
                 }
                 r.length = r.num + 1;
             }
             W_TRANSFER_ENCODING => {
-                // One Transfer-Encoding line, saying chunked, is what this reads.
+                // One coding, chunked, is what this reads.
                 r.seen |= if r.seen & (CHUNKED | TE_BAD) == 0 && value & W_CHUNKED != 0 {
                     CHUNKED
                 } else {
@@ -967,7 +991,7 @@ mod server {
             }
             _ => {}
         }
-        false
+        true
     }
 
     /// `set` with the bytes in `chars` added: bit n % 64 of word n / 64 for
