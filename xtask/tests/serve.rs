@@ -1121,6 +1121,11 @@ fn request_rules() {
             "a Host with a space",
         ),
         (
+            b"GET / HTTP/1.1\r\nHost: a.example, b.example\r\n\r\n",
+            "400 Bad Request",
+            "a Host that is a list",
+        ),
+        (
             b"GET / HTTP/1.1\r\nHost: a:b:c\r\n\r\n",
             "400 Bad Request",
             "a Host whose port is not a number",
@@ -1163,6 +1168,7 @@ fn request_rules() {
         "[::1]",
         "127.0.0.1",
         "a-b.c_d~e!$&'()*+,;=%41.example",
+        "x.example \t",
         "",
     ] {
         let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");

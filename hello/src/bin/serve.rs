@@ -202,6 +202,9 @@ mod server {
     const H_PORT: u8 = 3;
     const H_V6: u8 = 4;
     const H_BAD: u8 = 5;
+    /// Added to the state by a space after the Host began: valid at the line's
+    /// end, `H_BAD` before any other byte (no state has this bit).
+    const H_SPACE: u8 = 8;
 
     /// One connection: plain data, all zero when free.
     #[repr(C)]
@@ -879,13 +882,13 @@ mod server {
                 if r.pos > 0 {
                     r.seen |= WS;
                 }
+                if r.host != H_START {
+                    r.host |= H_SPACE;
+                }
                 P_VALUE
             }
             P_VALUE if field => {
                 r.host = host(r.host, b);
-                if r.seen & WS != 0 {
-                    r.host = H_BAD;
-                }
                 if b == b',' {
                     // A list's element ends (RFC 9110 section 5.6.1): the next
                     // is read as a value of its own.
@@ -951,7 +954,7 @@ mod server {
     fn field_done(s: &mut Slot) -> bool {
         let r = &mut s.req;
         // RFC 9112 section 3.2: a Host that is not valid gets 400.
-        let bad = !element_done(r) || r.name == W_HOST && r.host >= H_V6;
+        let bad = !element_done(r) || r.name == W_HOST && r.host & !H_SPACE >= H_V6;
         if r.name == W_HOST {
             r.seen |= if r.seen & HOST != 0 { HOSTS } else { HOST };
         }
