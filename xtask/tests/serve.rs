@@ -1041,6 +1041,12 @@ fn framing() {
             "400 Bad Request",
             "a chunk size that is not hex",
         ),
+        (
+            "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nHEAD / HTTP/1.1\r\n\r\n"
+                .into(),
+            "400 Bad Request",
+            "a trailer line that is not a field line",
+        ),
     ];
     for (req, status, what) in cases {
         let req = format!("{req}GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");

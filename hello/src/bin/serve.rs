@@ -139,7 +139,7 @@ mod server {
     /// line that ends the head), a field name, its value. Then a body: a chunk
     /// size (no digit yet, some), a chunk extension, data (`body` bytes, also a
     /// Content-Length body), the line end after it, a trailer line's start, its
-    /// rest. Zero is a new request.
+    /// field name, its value. Zero is a new request.
     const P_START: u8 = 0;
     const P_METHOD0: u8 = 1;
     const P_METHOD: u8 = 2;
@@ -155,6 +155,7 @@ mod server {
     const P_DATA_END: u8 = 12;
     const P_TRAILER: u8 = 13;
     const P_TRAILER_LINE: u8 = 14;
+    const P_TRAILER_NAME: u8 = 15;
 
     /// What the parser has seen of a request (`seen`).
     const HTTP11: u16 = 1;
@@ -930,13 +931,11 @@ mod server {
                     P_DATA
                 }
             }
-            P_EXT | P_TRAILER | P_TRAILER_LINE if field => {
-                if p == P_EXT {
-                    P_EXT
-                } else {
-                    P_TRAILER_LINE
-                }
-            }
+            P_EXT | P_TRAILER_LINE if field => p,
+            // A trailer line is a field line (RFC 9112 section 7.1.2): a token,
+            // then a colon; its value is dropped.
+            P_TRAILER | P_TRAILER_NAME if token => P_TRAILER_NAME,
+            P_TRAILER_NAME if b == b':' => P_TRAILER_LINE,
             P_DATA_END if lf => P_SIZE0,
             P_TRAILER_LINE if lf => P_TRAILER,
             P_TRAILER if lf => {
