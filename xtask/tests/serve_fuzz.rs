@@ -1193,7 +1193,52 @@ struct Standing {
     rfc: &'static str,
 }
 
-const STANDING: &[Standing] = &[];
+const STANDING: &[Standing] = &[
+    Standing {
+        matches: |case, p, got| {
+            let empty_first = case.bytes.starts_with(b"\r\n") || case.bytes.starts_with(b"\n");
+            empty_first && first_status(p) == Some(200) && got.first() == Some(&Got::Status(400))
+        },
+        what: "empty lines before the request line: serve skips one and refuses two or more \
+               (also one after an empty line the previous request left) with 400; httparse \
+               skips any number",
+        rfc: "RFC 9112 section 2.2: \"a server that is expecting to receive and parse a \
+              request-line SHOULD ignore at least one empty line (CRLF) received prior to the \
+              request-line\"",
+    },
+    Standing {
+        matches: |case, p, got| {
+            let line = case.bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+            line.iter().any(|&b| b >= 0x80)
+                && first_status(p) == Some(200)
+                && got.first() == Some(&Got::Status(400))
+        },
+        what: "bytes past ASCII in the request target (raw UTF-8, `/\\xe2\\x82\\xac`): serve \
+               400, httparse accepts",
+        rfc: "RFC 9112 section 3.2: the request-target is a URI form (RFC 3986, ASCII; other \
+              octets are percent-encoded), and section 3: \"Recipients of an invalid \
+              request-line SHOULD respond with either a 400 (Bad Request) error or a 301 \
+              (Moved Permanently) redirect with the request-target properly encoded\"",
+    },
+    Standing {
+        matches: |case, p, got| {
+            let bare_lf = case.bytes.ends_with(b"\r\n\r\n5\nhello\n0\n\n")
+                || case.bytes.ends_with(b"\n\n5\nhello\n0\n\n")
+                || case.bytes.ends_with(b"\n5\r\nhell\r\n0\r\n\r\n");
+            bare_lf && got.first() == Some(&Got::Status(200)) && first_status(p) == Some(400)
+        },
+        what: "a LF alone ends a line of chunked framing: serve reads `5\\nhello\\n0\\n\\n` \
+               as a body, and `5\\r\\nhell\\r\\n0...` as the 5 bytes `hell\\r` and a LF; \
+               httparse wants CRLF (400)",
+        rfc: "RFC 9112 section 2.2: \"a recipient MAY recognize a single LF as a line \
+              terminator and ignore any preceding CR\"",
+    },
+];
+
+/// The status the reference expects first.
+fn first_status(p: &Prediction) -> Option<u16> {
+    p.responses.first().map(|e| e.status)
+}
 
 /// Where `got` first parts from `p`, in words: the group a disagreement
 /// falls in.
