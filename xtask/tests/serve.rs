@@ -1018,6 +1018,21 @@ fn framing() {
             "two different Content-Lengths",
         ),
         (
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0, 10\r\n\r\n".into(),
+            "400 Bad Request",
+            "a Content-Length list whose values differ",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n".into(),
+            "400 Bad Request",
+            "a negative Content-Length",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: +8\r\n\r\n".into(),
+            "400 Bad Request",
+            "a Content-Length with a sign",
+        ),
+        (
             format!("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: {big}\r\n\r\n"),
             "413 Content Too Large",
             "a Content-Length over 1 MiB",
@@ -1031,6 +1046,12 @@ fn framing() {
             "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".into(),
             "400 Bad Request",
             "a chunk size that is not hex",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nHEAD / HTTP/1.1\r\n\r\n"
+                .into(),
+            "400 Bad Request",
+            "a trailer line that is not a field line",
         ),
     ];
     for (req, status, what) in cases {
@@ -1049,9 +1070,14 @@ fn framing() {
         );
         assert!(closed, "{what}: the connection stayed open");
     }
-    // Equal Content-Lengths are one length.
-    let req = b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab";
-    assert_eq!(statuses(&exchange(port, req, wait).0), ["HTTP/1.1 200 OK"]);
+    // Equal Content-Lengths are one length, on two lines or in one list
+    // (RFC 9110 section 8.6).
+    for req in [
+        &b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab"[..],
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 2 , 2\r\nConnection: close\r\n\r\nab",
+    ] {
+        assert_eq!(statuses(&exchange(port, req, wait).0), ["HTTP/1.1 200 OK"]);
+    }
     // A chunked body of many chunks adding up to over 1 MiB: 413.
     let mut req = b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for _ in 0..17 {
@@ -1090,6 +1116,54 @@ fn request_rules() {
             "400 Bad Request",
             "two empty lines",
         ),
+        // RFC 9112 section 3.2: a Host that is not uri-host [ ":" port ].
+        (
+            b"GET / HTTP/1.1\r\nHost: a\"b\r\n\r\n",
+            "400 Bad Request",
+            "a Host with a quote",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
+            "400 Bad Request",
+            "a Host with an unclosed IPv6 literal",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+            "400 Bad Request",
+            "a Host with a space",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a.example, b.example\r\n\r\n",
+            "400 Bad Request",
+            "a Host that is a list",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a:b:c\r\n\r\n",
+            "400 Bad Request",
+            "a Host whose port is not a number",
+        ),
+        (
+            b"GET / HTTP/1.0\r\nHost: a/b\r\n\r\n",
+            "400 Bad Request",
+            "a Host with a slash, in HTTP/1.0",
+        ),
+        // RFC 9110 section 5.5: NUL, CR or LF within a field value; RFC 9112
+        // section 2.2: a bare CR. And DEL, which no field value holds.
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
+            "400 Bad Request",
+            "NUL in a field value",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n",
+            "400 Bad Request",
+            "a bare CR in a field value",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x7fb\r\n\r\n",
+            "400 Bad Request",
+            "DEL in a field value",
+        ),
     ] {
         let (out, closed) = exchange(port, req, wait);
         assert_eq!(statuses(&out), [format!("HTTP/1.1 {status}")], "{what}");
@@ -1098,6 +1172,45 @@ fn request_rules() {
     // HTTP/1.0 needs no Host.
     let (out, _) = exchange(port, b"GET / HTTP/1.0\r\n\r\n", wait);
     assert_eq!(statuses(&out), ["HTTP/1.1 200 OK"]);
+    // Valid Hosts: a name with a port, an IPv6 literal with one, the
+    // characters a reg-name may hold, an empty one (RFC 9112 section 3.2).
+    for host in [
+        "localhost:8080",
+        "[::1]:80",
+        "[::1]",
+        "127.0.0.1",
+        "a-b.c_d~e!$&'()*+,;=%41.example",
+        "x.example \t",
+        "",
+    ] {
+        let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let (out, _) = exchange(port, req.as_bytes(), wait);
+        assert_eq!(statuses(&out), ["HTTP/1.1 200 OK"], "Host: {host}");
+    }
+    // A field value with bytes past ASCII (obs-text) is allowed.
+    let (out, _) = exchange(
+        port,
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-A: caf\xc3\xa9\r\nConnection: close\r\n\r\n",
+        wait,
+    );
+    assert_eq!(statuses(&out), ["HTTP/1.1 200 OK"]);
+    // Connection is a list (RFC 9110 section 7.6.1): a `close` in it closes.
+    for value in ["keep-alive, close", "upgrade, CLOSE", "a ,close , b"] {
+        let req = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: {value}\r\n\r\nGET /more HTTP/1.1\r\nHost: x\r\n\r\n"
+        );
+        let (out, closed) = exchange(port, req.as_bytes(), wait);
+        assert_eq!(statuses(&out), ["HTTP/1.1 200 OK"], "Connection: {value}");
+        assert!(closed, "Connection: {value}: not closed");
+    }
+    // ... and HTTP/1.0's keep-alive, in a list, keeps it open.
+    let mut c = Conn::open(port);
+    for _ in 0..2 {
+        let (head, _) = c
+            .send(b"GET / HTTP/1.0\r\nConnection: te, keep-alive\r\n\r\n")
+            .response();
+        assert_eq!(header(&head, "connection"), Some("keep-alive"));
+    }
     // A long target: 414 (nginx says the same past its 8 KiB buffers).
     let long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(9000));
     let (out, _) = exchange(port, long.as_bytes(), wait);
@@ -1402,4 +1515,66 @@ fn health_check_in_docker() {
     let _c = Container(name.clone());
     wait_for(&name, "unhealthy");
     let _ = docker(&["rmi", &tag]);
+}
+
+/// A server of one process (no workers): pinned with `taskset` to the first
+/// CPU this test may use, so that every connection goes to the same slot table.
+fn one_process_server(label: &str) -> (Server, u16) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let cpus = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list in /proc/self/status");
+    let first = cpus.trim().split([',', '-']).next().unwrap().to_string();
+    let port = free_port();
+    let file = build("linux/amd64", label, &["--port", &port.to_string()]);
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", &first]).arg(&file);
+    (Server::start(cmd, port), port)
+}
+
+/// A connection's slot is used again by the next connection that gets its
+/// descriptor, and starts clean. Here the first connection leaves requests
+/// unread behind a `Connection: close` (the server reads them into the slot's
+/// buffer and stops partway), and the next connection on the same descriptor
+/// pipelines two requests. Both must be answered: a slot that kept the old
+/// buffer offset dropped the second (or, with the offset past what was held,
+/// spun in the read loop at full CPU, deaf to every client and to SIGTERM).
+/// The fuzz (tests/serve_fuzz.rs) met it after about 500 cases.
+#[test]
+fn a_reused_slot_starts_clean() {
+    let (mut server, port) = one_process_server("reuse");
+    let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let close = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    // A barrier: once its response is back, the server has handled every
+    // event before its request, connections closed by their clients included.
+    let mut barrier = Conn::open(port);
+    let mut sync = || assert!(barrier.send(get).response().0.starts_with("HTTP/1.1 200"));
+    sync();
+    // Two answers, then the close; the third request is left unanswered.
+    let (out, closed) = exchange(
+        port,
+        &[&get[..], close, get].concat(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(statuses(&out), ["HTTP/1.1 200 OK"; 2]);
+    assert!(closed);
+    sync();
+    // The lowest free descriptor: the one just closed.
+    let mut c = Conn::open(port);
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    c.send(&[&get[..], get].concat());
+    for i in 1..=2 {
+        let (head, body) = c.response();
+        assert!(
+            head.starts_with("HTTP/1.1 200 OK\r\n") && body == PAGE,
+            "pipelined request {i} on a reused slot: {head:?}"
+        );
+    }
+    drop(c);
+    let (status, took) = server.stop();
+    assert_eq!(status.code(), Some(0));
+    assert!(took < Duration::from_secs(1), "SIGTERM took {took:?}");
 }

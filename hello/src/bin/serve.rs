@@ -5,16 +5,18 @@
 //! HTTP/1.1 as curl, browsers, wrk and ab speak it (RFC 9112):
 //! - `GET` or `HEAD`, any path: `200` with Content-Type, Content-Length and
 //!   Date (and the page, for `GET`). HTTP/1.1 connections stay open and
-//!   pipelined requests are answered in order; `Connection: close` closes;
-//!   HTTP/1.0 closes unless it asks for `Connection: keep-alive`.
+//!   pipelined requests are answered in order; `close` in Connection closes;
+//!   HTTP/1.0 closes unless it asks for `keep-alive`. Connection,
+//!   Content-Length and Transfer-Encoding are read as lists.
 //! - Request bodies are framed as RFC 9112 section 6 says: a Content-Length
 //!   body is read and discarded, a chunked one decoded and discarded, before
 //!   the answer. Transfer-Encoding with Content-Length, a Content-Length that is
 //!   not a number, or two that differ: `400`. Another transfer coding: `501`.
 //!   A body over [`MAX_BODY`]: `413`.
 //! - Refused, then closed: a malformed request line or header line, an
-//!   HTTP/1.1 request without `Host`, or any with two (`400`); bytes that
-//!   cannot begin a request line, such as a TLS ClientHello (`400` at once);
+//!   HTTP/1.1 request without `Host`, or any with two, or with one that is
+//!   not `uri-host [ ":" port ]` (`400`); bytes that cannot begin a request
+//!   line, such as a TLS ClientHello (`400` at once);
 //!   a request line longer than [`MAX_HEAD`] (`414`), a longer head (`431`);
 //!   any method but GET and HEAD (`405`). Every error closes gracefully: FIN,
 //!   then what the client still sends is read and dropped.
@@ -137,7 +139,7 @@ mod server {
     /// line that ends the head), a field name, its value. Then a body: a chunk
     /// size (no digit yet, some), a chunk extension, data (`body` bytes, also a
     /// Content-Length body), the line end after it, a trailer line's start, its
-    /// rest. Zero is a new request.
+    /// field name, its value. Zero is a new request.
     const P_START: u8 = 0;
     const P_METHOD0: u8 = 1;
     const P_METHOD: u8 = 2;
@@ -153,6 +155,7 @@ mod server {
     const P_DATA_END: u8 = 12;
     const P_TRAILER: u8 = 13;
     const P_TRAILER_LINE: u8 = 14;
+    const P_TRAILER_NAME: u8 = 15;
 
     /// What the parser has seen of a request (`seen`).
     const HTTP11: u16 = 1;
@@ -190,6 +193,20 @@ mod server {
     /// `num` when the value is not a number.
     const NOT_NUM: u32 = u32::MAX;
 
+    /// Where a field value is as a Host, RFC 9112 section 3.2 (`uri-host [ ":"
+    /// port ]`, RFC 3986 section 3.2.2): nothing yet, in a reg-name or IPv4
+    /// address, after an IPv6 literal's `]`, in the port; in the literal, and
+    /// invalid (these two, and only these, are not a Host).
+    const H_START: u8 = 0;
+    const H_NAME: u8 = 1;
+    const H_END: u8 = 2;
+    const H_PORT: u8 = 3;
+    const H_V6: u8 = 4;
+    const H_BAD: u8 = 5;
+    /// Added to the state by a space after the Host began: valid at the line's
+    /// end, `H_BAD` before any other byte (no state has this bit).
+    const H_SPACE: u8 = 8;
+
     /// One connection: plain data, all zero when free.
     #[repr(C)]
     struct Slot {
@@ -223,6 +240,8 @@ mod server {
         /// Bytes of the current token; of the head so far.
         pos: u16,
         head: u32,
+        /// Where the current field value is as a Host (`H_*`).
+        host: u8,
         /// The current field value as a number (saturating past MAX_BODY), or NOT_NUM.
         num: u32,
         /// Content-Length plus one; 0 when there is none.
@@ -239,10 +258,27 @@ mod server {
         name: 0,
         pos: 0,
         head: 0,
+        host: H_START,
         num: 0,
         length: 0,
         body: 0,
         total: 0,
+    };
+
+    /// A free slot: all zero, as a fresh table is. `close` leaves every slot so,
+    /// so the next connection on its descriptor starts clean (no buffer offset,
+    /// bytes sent or parser state of the last one).
+    const FREE_SLOT: Slot = Slot {
+        state: FREE,
+        reply: 0,
+        flags: 0,
+        p: P_START,
+        held: 0,
+        off: 0,
+        deadline: 0,
+        sent: 0,
+        date: 0,
+        req: NEW,
     };
 
     #[cfg(target_arch = "x86_64")]
@@ -470,10 +506,8 @@ mod server {
                             paused = true;
                             break;
                         };
+                        // Free, so all zero: a new request, nothing held.
                         slot.state = READING;
-                        slot.p = P_START;
-                        slot.req = NEW;
-                        slot.held = 0;
                         slot.deadline = secs + IDLE + 1;
                         sys::epoll_ctl(
                             ep,
@@ -540,7 +574,7 @@ mod server {
 
     fn close(fd: usize, slot: &mut Slot, open: &mut u32) {
         sys::close(fd as u32);
-        slot.state = FREE;
+        *slot = FREE_SLOT;
         *open -= 1;
     }
 
@@ -586,7 +620,6 @@ mod server {
                 if slot.flags & CLOSES != 0 {
                     sys::shutdown(fd, sys::SHUT_WR);
                     slot.state = LINGER;
-                    slot.held = 0;
                     continue;
                 }
                 if stopping {
@@ -842,6 +875,7 @@ mod server {
                 r.m = VALUES;
                 r.pos = 0;
                 r.num = 0;
+                r.host = H_START;
                 r.seen &= !WS;
                 P_VALUE
             }
@@ -849,11 +883,28 @@ mod server {
                 if r.pos > 0 {
                     r.seen |= WS;
                 }
+                if r.host != H_START {
+                    r.host |= H_SPACE;
+                }
                 P_VALUE
             }
             P_VALUE if field => {
+                r.host = host(r.host, b);
+                if b == b',' {
+                    // A list's element ends (RFC 9110 section 5.6.1): the next
+                    // is read as a value of its own.
+                    if !element_done(r) {
+                        return error(s, BAD_REQUEST);
+                    }
+                    r.m = VALUES;
+                    r.pos = 0;
+                    r.num = 0;
+                    r.seen &= !WS;
+                    s.p = P_VALUE;
+                    return;
+                }
                 if r.seen & WS != 0 {
-                    // Text after a space: no word, no number.
+                    // Text after a space: no word, no number, no Host.
                     r.m = 0;
                     r.num = NOT_NUM;
                 }
@@ -880,13 +931,11 @@ mod server {
                     P_DATA
                 }
             }
-            P_EXT | P_TRAILER | P_TRAILER_LINE if field => {
-                if p == P_EXT {
-                    P_EXT
-                } else {
-                    P_TRAILER_LINE
-                }
-            }
+            P_EXT | P_TRAILER_LINE if field => p,
+            // A trailer line is a field line (RFC 9112 section 7.1.2): a token,
+            // then a colon; its value is dropped.
+            P_TRAILER | P_TRAILER_NAME if token => P_TRAILER_NAME,
+            P_TRAILER_NAME if b == b':' => P_TRAILER_LINE,
             P_DATA_END if lf => P_SIZE0,
             P_TRAILER_LINE if lf => P_TRAILER,
             P_TRAILER if lf => {
@@ -903,9 +952,22 @@ mod server {
     /// A header line has ended: notes what it says. True when it was an error.
     fn field_done(s: &mut Slot) -> bool {
         let r = &mut s.req;
+        // RFC 9112 section 3.2: a Host that is not valid gets 400.
+        let bad = !element_done(r) || r.name == W_HOST && r.host & !H_SPACE >= H_V6;
+        if r.name == W_HOST {
+            r.seen |= if r.seen & HOST != 0 { HOSTS } else { HOST };
+        }
+        if bad {
+            error(s, BAD_REQUEST);
+        }
+        bad
+    }
+
+    /// A field value, or one element of a list, has ended (at a comma or the
+    /// line's end): notes what it says. False when it is an error.
+    fn element_done(r: &mut Req) -> bool {
         let value = words(r.m, r.pos, 0, 0);
         match r.name {
-            W_HOST => r.seen |= if r.seen & HOST != 0 { HOSTS } else { HOST },
             W_CONNECTION => {
                 r.seen |= if value & W_CLOSE != 0 { CONN_CLOSE } else { 0 }
                     | if value & W_KEEP_ALIVE != 0 {
@@ -915,15 +977,14 @@ mod server {
                     }
             }
             W_CONTENT_LENGTH => {
-                // 1*DIGIT, and the same in every Content-Length line.
+                // 1*DIGIT, and the same in every element and line.
                 if r.pos == 0 || r.num == NOT_NUM || r.length != 0 && r.length != r.num + 1 {
-                    error(s, BAD_REQUEST);
-                    return true;
+                    return false;
                 }
                 r.length = r.num + 1;
             }
             W_TRANSFER_ENCODING => {
-                // One Transfer-Encoding line, saying chunked, is what this reads.
+                // One coding, chunked, is what this reads.
                 r.seen |= if r.seen & (CHUNKED | TE_BAD) == 0 && value & W_CHUNKED != 0 {
                     CHUNKED
                 } else {
@@ -932,7 +993,46 @@ mod server {
             }
             _ => {}
         }
-        false
+        true
+    }
+
+    /// `set` with the bytes in `chars` added: bit n % 64 of word n / 64 for
+    /// byte n (below 128). Two u64s, not a u128: its shifts are library calls.
+    const fn bits(mut set: [u64; 2], chars: &[u8]) -> [u64; 2] {
+        let mut i = 0;
+        while i < chars.len() {
+            set[chars[i] as usize / 64] |= 1 << (chars[i] % 64);
+            i += 1;
+        }
+        set
+    }
+
+    /// The Host state (`H_*`) after byte `b` of a field value.
+    fn host(h: u8, b: u8) -> u8 {
+        const NONE: [u64; 2] = [0; 2];
+        /// A reg-name's bytes: unreserved, pct-encoded (`%`) and sub-delims.
+        const REG_NAME: [u64; 2] = bits(
+            NONE,
+            b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-._~%!$&'()*+,;=",
+        );
+        /// The bytes each state takes, by `H_*`; any other makes it `H_BAD`.
+        const TAKES: [[u64; 2]; 5] = [
+            bits(REG_NAME, b"[:"),
+            bits(REG_NAME, b":"),
+            bits(NONE, b":"),
+            bits(NONE, b"0123456789"),
+            bits(NONE, b"0123456789abcdefABCDEF:.]"),
+        ];
+        match TAKES.get(h as usize) {
+            Some(t) if b < 128 && t[b as usize / 64] >> (b % 64) & 1 != 0 => match b {
+                b'[' => H_V6,
+                b']' => H_END,
+                b':' if h != H_V6 => H_PORT,
+                _ if h == H_START => H_NAME,
+                _ => h,
+            },
+            _ => H_BAD,
+        }
     }
 
     /// The head has ended: the response, and how the body is framed.
