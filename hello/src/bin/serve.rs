@@ -351,11 +351,16 @@ mod server {
         let cpus: u32 = mask.iter().map(|w| w.count_ones()).sum();
         let mut workers = [0u32; MAX_WORKERS];
         let mut n = 0;
+        let first = sys::getpid();
         while n + 1 < (cpus as usize).min(MAX_WORKERS) {
             let pid = sys::fork();
             if pid == 0 {
-                // A worker ends with the first process, whatever ends that.
+                // A worker ends with the first process, whatever ends that;
+                // if that came before this line took effect, it ends now.
                 sys::parent_death_signal(sys::SIGKILL);
+                if sys::getppid() != first {
+                    sys::exit(0)
+                }
                 serve(listener, slots, &[]);
                 sys::exit(0)
             }

@@ -117,6 +117,10 @@ pub const SYS_CONNECT: usize = 203;
 pub const SYS_WAIT4: usize = 260;
 /// `__NR_kill` in asm-generic/unistd.h.
 pub const SYS_KILL: usize = 129;
+/// `__NR_getpid` in asm-generic/unistd.h.
+pub const SYS_GETPID: usize = 172;
+/// `__NR_getppid` in asm-generic/unistd.h.
+pub const SYS_GETPPID: usize = 173;
 /// `__NR_prctl` in asm-generic/unistd.h.
 pub const SYS_PRCTL: usize = 167;
 /// `__NR_sched_getaffinity` in asm-generic/unistd.h.

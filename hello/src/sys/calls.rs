@@ -9,10 +9,10 @@
 pub use super::arch::EpollEvent;
 use super::arch::{
     SA_RESTORER, SYS_ACCEPT4, SYS_BIND, SYS_CLOCK_GETTIME, SYS_CLOSE, SYS_CONNECT,
-    SYS_EPOLL_CREATE1, SYS_EPOLL_CTL, SYS_EPOLL_PWAIT, SYS_KILL, SYS_LISTEN, SYS_OPENAT, SYS_PRCTL,
-    SYS_PRLIMIT64, SYS_READ, SYS_RT_SIGACTION, SYS_RT_SIGPROCMASK, SYS_SCHED_GETAFFINITY,
-    SYS_SETSOCKOPT, SYS_SHUTDOWN, SYS_SIGNALFD4, SYS_SOCKET, SYS_WAIT4, SYS_WRITEV, syscall1,
-    syscall2, syscall3, syscall4, syscall5,
+    SYS_EPOLL_CREATE1, SYS_EPOLL_CTL, SYS_EPOLL_PWAIT, SYS_GETPID, SYS_GETPPID, SYS_KILL,
+    SYS_LISTEN, SYS_OPENAT, SYS_PRCTL, SYS_PRLIMIT64, SYS_READ, SYS_RT_SIGACTION,
+    SYS_RT_SIGPROCMASK, SYS_SCHED_GETAFFINITY, SYS_SETSOCKOPT, SYS_SHUTDOWN, SYS_SIGNALFD4,
+    SYS_SOCKET, SYS_WAIT4, SYS_WRITEV, syscall1, syscall2, syscall3, syscall4, syscall5,
 };
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
@@ -287,6 +287,22 @@ pub fn signalfd(mask: u64) -> isize {
 pub fn kill(pid: u32, signal: u32) -> isize {
     // SAFETY: `kill` takes numbers and touches no user memory.
     unsafe { syscall2(SYS_KILL, pid as usize, signal as usize) }
+}
+
+/// `getpid()`: this process's pid.
+#[inline(always)]
+pub fn getpid() -> u32 {
+    // SAFETY: `getpid` takes no arguments (the one passed is ignored) and
+    // touches no user memory.
+    unsafe { syscall1(SYS_GETPID, 0) as u32 }
+}
+
+/// `getppid()`: the parent's pid (after the parent ends, the reaper's).
+#[inline(always)]
+pub fn getppid() -> u32 {
+    // SAFETY: `getppid` takes no arguments (the one passed is ignored) and
+    // touches no user memory.
+    unsafe { syscall1(SYS_GETPPID, 0) as u32 }
 }
 
 /// `wait4(-1, NULL, 0, NULL)`: waits for any child to end; its pid, or

@@ -124,6 +124,10 @@ pub const SYS_CONNECT: usize = 42;
 pub const SYS_WAIT4: usize = 61;
 /// `kill` in syscall_64.tbl.
 pub const SYS_KILL: usize = 62;
+/// `getpid` in syscall_64.tbl.
+pub const SYS_GETPID: usize = 39;
+/// `getppid` in syscall_64.tbl.
+pub const SYS_GETPPID: usize = 110;
 /// `prctl` in syscall_64.tbl.
 pub const SYS_PRCTL: usize = 157;
 /// `sched_getaffinity` in syscall_64.tbl.
