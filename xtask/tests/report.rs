@@ -864,7 +864,12 @@ fn readme_scoreboard_matches_the_report() {
     let start = lines
         .iter()
         .position(|l| l.starts_with("| contender | 1."))
-        .unwrap_or_else(|| panic!("docs/scoreboard.md scoreboard has no verdict table. {}", paste()));
+        .unwrap_or_else(|| {
+            panic!(
+                "docs/scoreboard.md scoreboard has no verdict table. {}",
+                paste()
+            )
+        });
     let verdicts = table_cells(&lines[start..]);
     let keys: Vec<&str> = run.json["checks_made"]
         .as_array()
