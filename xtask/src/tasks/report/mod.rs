@@ -2,7 +2,7 @@
 //! side by side with ours, measures them in one run (phases.rs), writes
 //! everything measured to `target/report/report.json` (data.rs), and draws the
 //! table (stdout), the README's blocks and the chart from that file
-//! (render.rs, chart.rs). docs/sizes.svg and the README blocks are written
+//! (render.rs, headline.rs, chart.rs). docs/sizes.svg and the README blocks are written
 //! only when asked (`--update-docs`).
 use std::ffi::OsString;
 use std::path::Path;
@@ -20,6 +20,7 @@ use crate::run::docker;
 mod chart;
 mod contenders;
 mod data;
+mod headline;
 mod measure;
 mod phases;
 mod render;
@@ -216,7 +217,7 @@ fn measure(opts: &Options) -> Result<Report, Error> {
 /// of the JSON (the headline, the sanity checks, the chart's bars).
 fn write_json(dir: &Path, report: &Report) -> Result<std::path::PathBuf, Error> {
     let mut json = report.to_json();
-    json["headline"] = render::headline(report).into();
+    json["headline"] = headline::headline(report).into();
     json["checks"] = render::sanity(report).into();
     json["chart"] = render::bars_json(&render::bars(report));
     let path = dir.join("report.json");
@@ -236,7 +237,7 @@ impl Drawn {
     fn of(report: &Report) -> Drawn {
         Drawn {
             scoreboard: render::scoreboard(report),
-            headline: render::headline(report),
+            headline: headline::headline(report),
             svg: chart::svg(&render::bars(report)),
         }
     }
