@@ -14,6 +14,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use xtask::run::min_addr::{self, MinAddr};
 
 /// common::run, under the name this file uses (run is the report's run here).
 fn run_file(file: &Path, stdout: Stdout, uid: Option<u32>, ulimit_kib: Option<u32>) -> Output {
@@ -334,16 +335,11 @@ fn references_say_what_the_pull_did() {
     assert_eq!(row(run, "hello-world-today")["published"]["bytes"], 10_072);
 }
 
-/// Both assembly contenders, rebuilt here with nasm from their sources: the
-/// same bytes as the report's, and their verdict cells as this test sees them.
-#[test]
-fn assembly_contenders_are_built_with_nasm_and_checked() {
-    let Some(run) = report() else { return };
-    if !tool_available("assembly contenders", "nasm", "apt-get install -y nasm") {
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("hello-report-nasm-{}", std::process::id()));
+/// A directory uid 65534 can reach, holding the message's message.inc.
+fn nasm_dir(what: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hello-report-{what}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let bytes: Vec<String> = MESSAGE.iter().map(|b| b.to_string()).collect();
     std::fs::write(
         dir.join("message.inc"),
@@ -354,21 +350,41 @@ fn assembly_contenders_are_built_with_nasm_and_checked() {
         ),
     )
     .unwrap();
+    dir
+}
+
+/// `nasm -f bin` of a source beside the report, into `dir` (from [`nasm_dir`]), mode 0755.
+fn nasm(dir: &Path, source: &str) -> PathBuf {
+    let out = dir.join(source.trim_end_matches(".asm"));
+    let status = Command::new("nasm")
+        .args(["-f", "bin"])
+        .arg(format!("-I{}/", dir.display()))
+        .arg("-o")
+        .arg(&out)
+        .arg(root().join("xtask/src/tasks/report").join(source))
+        .status()
+        .unwrap();
+    assert!(status.success(), "nasm {source}");
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
+    out
+}
+
+/// The assembly contenders and check 5's control, rebuilt here with nasm from their sources: the
+/// same bytes as the report's, and their verdict cells as this test sees them.
+#[test]
+fn assembly_contenders_are_built_with_nasm_and_checked() {
+    let Some(run) = report() else { return };
+    if !tool_available("assembly contenders", "nasm", "apt-get install -y nasm") {
+        return;
+    }
+    let dir = nasm_dir("nasm");
     for (id, source, qemu_platform) in [
         ("nasm-i386", "hello-i386.asm", "linux/386"),
         ("nasm-x86_64", "hello-x86_64.asm", "linux/amd64"),
+        ("below-min-addr", "below-min-addr.asm", "linux/amd64"),
     ] {
         let r = row(run, id);
-        let out = dir.join(id);
-        let status = Command::new("nasm")
-            .args(["-f", "bin"])
-            .arg(format!("-I{}/", dir.display()))
-            .arg("-o")
-            .arg(&out)
-            .arg(root().join("xtask/src/tasks/report").join(source))
-            .status()
-            .unwrap();
-        assert!(status.success(), "nasm {source}");
+        let out = nasm(&dir, source);
         let built = std::fs::read(&out).unwrap();
         assert_eq!(
             built,
@@ -376,7 +392,6 @@ fn assembly_contenders_are_built_with_nasm_and_checked() {
             "{id}: the report's file differs from nasm's"
         );
         assert_eq!(Some(built.len() as u64), r["file_bytes"].as_u64(), "{id}");
-        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
         let v = &r["verdict"];
         assert_cell(
             id,
@@ -1116,5 +1131,133 @@ fn ours_is_far_smaller_than_the_classics() {
         ours * 20 <= size("tcc"),
         "ours {ours} vs tcc {}",
         size("tcc")
+    );
+}
+
+/// Puts `vm.mmap_min_addr` back as the test found it, even if it panics.
+struct Restore(String);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let _lock = min_addr::lock().unwrap();
+        std::fs::write(min_addr::PATH, &self.0).unwrap();
+    }
+}
+
+/// `vm.mmap_min_addr` as read now, by uid 0 or not.
+fn min_addr_now() -> String {
+    min_addr::read().unwrap()
+}
+
+/// Check 5's setting, apart from the report: `MinAddr::set` sets 65536 under
+/// the lock and its drop restores what it found; while it is set, uid 65534
+/// cannot run check 5's control (it loads at 0x1000) and can run a file that
+/// loads above 65536, and at 4096 it runs the control. Two holders at once
+/// (threads, each with its own lock file description, as two runs have) both
+/// see 65536 for as long as they hold it.
+#[test]
+fn check_5_setting_is_set_restored_and_exclusive() {
+    let test = "tests/report.rs check 5's setting";
+    if !is_root() {
+        skip(
+            test,
+            "the tests do not run as root, so they cannot set vm.mmap_min_addr or switch to uid 65534",
+            "run the tests as root (CI does)",
+        );
+        return;
+    }
+    if !tool_available(test, "nasm", "apt-get install -y nasm") {
+        return;
+    }
+    let dir = nasm_dir("min-addr");
+    let control = nasm(&dir, "below-min-addr.asm");
+    let above = nasm(&dir, "hello-x86_64.asm");
+    let nobody = |file: &Path| run_file(file, Stdout::Pipe, Some(65534), None);
+    // Start from 4096, below the value to set, whatever this machine's is.
+    let restore = {
+        let _lock = min_addr::lock().unwrap();
+        let found = min_addr_now();
+        std::fs::write(min_addr::PATH, "4096").unwrap();
+        Restore(found)
+    };
+
+    let set = MinAddr::set();
+    assert!(!matches!(set, MinAddr::Cannot(_)), "MinAddr::set as root");
+    assert_eq!(min_addr_now(), "65536", "MinAddr::set did not set it");
+    assert_eq!(set.old(), Some("4096"), "the value it will restore");
+    let low = nobody(&control);
+    assert!(
+        !low.status.success() && low.stdout.is_empty(),
+        "uid 65534 ran a file loading at 0x1000 with vm.mmap_min_addr = 65536: {:?}",
+        low.status
+    );
+    assert_eq!(
+        prints_cell(&nobody(&above)),
+        Ok(()),
+        "uid 65534, a file above 65536"
+    );
+    drop(set);
+    {
+        let _lock = min_addr::lock().unwrap();
+        assert_eq!(min_addr_now(), "4096", "MinAddr's drop did not restore it");
+        assert_eq!(
+            prints_cell(&nobody(&control)),
+            Ok(()),
+            "the control at 4096"
+        );
+    }
+
+    // Two at once: B asks while A holds it, and each watches the value while
+    // it holds it, A for 150 ms and B for 300 ms: B is still watching when A
+    // has done.
+    let watch = |held: Option<std::sync::mpsc::Sender<()>>, reads: u32| {
+        let set = MinAddr::set();
+        if let Some(held) = held {
+            held.send(()).unwrap();
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..reads {
+            seen.insert(min_addr_now());
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        drop(set);
+        seen
+    };
+    let (held, asked) = std::sync::mpsc::channel();
+    let a = std::thread::spawn(move || watch(Some(held), 15));
+    asked.recv().unwrap();
+    let b = std::thread::spawn(move || watch(None, 30));
+    let only = std::collections::BTreeSet::from(["65536".to_string()]);
+    assert_eq!(a.join().unwrap(), only, "run A's check 5 saw");
+    assert_eq!(b.join().unwrap(), only, "run B's check 5 saw");
+    drop(restore);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Check 5 fails its control, the file that loads at 0x1000, in the report's
+/// own run; the plain checks 1 to 3 pass it, so the failure is check 5's.
+#[test]
+fn check_5_fails_its_control() {
+    let Some(run) = report() else { return };
+    let r = row(run, "below-min-addr");
+    let v = &r["verdict"];
+    for key in ["prints", "dev_full", "closed_stdout"] {
+        assert_eq!(v[key], "yes", "below-min-addr {key}");
+    }
+    let cell = v["uid_65534_min_addr"].as_str().unwrap();
+    if !is_root() {
+        assert!(cell.starts_with("not checked: needs root"), "{cell}");
+        return;
+    }
+    assert!(
+        cell.starts_with("no: "),
+        "check 5 passed a file that loads at 0x1000: {cell}"
+    );
+    let failed = r["well_behaved"].as_str().unwrap();
+    assert!(
+        failed
+            .strip_prefix("no: fails check ")
+            .is_some_and(|n| n.split(", ").any(|n| n == "5")),
+        "{failed}"
     );
 }

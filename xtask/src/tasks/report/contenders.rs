@@ -289,7 +289,20 @@ pub const CLASSICS: &[Classic] = &[
         }),
         platform: Some("linux/amd64"),
     },
+    Classic {
+        id: BELOW_MIN_ADDR,
+        label: "control: x86-64 loading at 0x1000 (nasm)",
+        recipe: Recipe::Nasm {
+            source: "below-min-addr.asm",
+        },
+        published: None,
+        platform: Some("linux/amd64"),
+    },
 ];
+
+/// The control for check 5: a plain file that loads below 65536, which check
+/// 5 must fail (below-min-addr.asm says why the other checks pass it).
+pub const BELOW_MIN_ADDR: &str = "below-min-addr";
 
 /// A contender's file, built, and how its image runs it.
 pub struct BuiltFile {

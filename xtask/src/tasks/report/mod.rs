@@ -34,15 +34,17 @@ cargo xtask report [options]
 Builds every contender that can be built here (static glibc with gcc, plain and
 -Os -s; gcc -nostartfiles; tcc; musl with Docker hello-world's flags; busybox
 echo; hand-written i386 and x86-64 assembly with nasm; a 0-byte image that
-runs a file from a host volume) and ours for every platform and layout, each
-as a FROM scratch image; checks that each prints the message; makes the seven
+runs a file from a host volume; a control for check 5, an x86-64 file that
+loads at 0x1000) and ours for every platform and layout, each as a FROM
+scratch image; checks that each prints the message; makes the seven
 well-behaved checks on each (exact output and status 0; non-zero status on
 /dev/full and on a closed stdout; ulimit -v 256; uid 65534 with
-vm.mmap_min_addr = 65536, which it sets and restores; a hardened docker run;
-qemu-user); measures file, image and gzipped layer sizes and the run cost as
-ratios against gcc -nostartfiles; tries `docker pull` for the published
-references; prints a line on stderr as each contender starts and finishes;
-and writes, under target/ only:
+vm.mmap_min_addr = 65536, which it sets and restores holding the lock
+/tmp/hello-vm.mmap_min_addr.lock, so that a run from another checkout waits;
+a hardened docker run; qemu-user); measures file, image and gzipped layer
+sizes and the run cost as ratios against gcc -nostartfiles; tries `docker
+pull` for the published references; prints a line on stderr as each
+contender starts and finishes; and writes, under target/ only:
   stdout                        the table (last)
   target/report/report.json     everything measured
   target/report/scoreboard.md   docs/scoreboard.md's scoreboard block

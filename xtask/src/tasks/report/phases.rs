@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::contenders::{self, BASELINE, BuiltFile};
 use super::data::{Checks, Kind, Outcome, Published, Row, Timing, Verdict};
 use super::measure;
-use super::verdict::{self, Cell, MinAddr, Runner, Subject};
+use super::verdict::{self, Cell, Runner, Subject};
 use crate::Error;
 use crate::build::hello;
 use crate::core::cmd;
@@ -17,6 +17,7 @@ use crate::core::files::{self, write, write_program};
 use crate::core::platform::{Layout, PLATFORMS, Platform};
 use crate::oci;
 use crate::run::docker;
+use crate::run::min_addr::MinAddr;
 
 /// `perf stat -r`: counts are deterministic enough that a few runs give the mean.
 pub const PERF_RUNS: u32 = 20;
