@@ -22,6 +22,7 @@ mod contenders;
 mod data;
 mod headline;
 mod measure;
+mod packages;
 mod phases;
 mod render;
 mod verdict;
@@ -55,8 +56,9 @@ The tables, blocks and chart are drawn from report.json. With --update-docs
 scoreboard block into docs/scoreboard.md and the headline into README.md,
 to review and commit.
 
-Needs a Docker engine; installs gcc, tcc, musl-tools, nasm and busybox-static
-with apt-get when run as root, and otherwise names the command.
+Needs a Docker engine; installs gcc, tcc, musl-tools, nasm, busybox-static and
+qemu-user-static with apt-get when run as root, and otherwise names the
+command; without qemu-user it runs on, check 7 `not checked`, and says so.
 
 Options:
   --exec-runs N     timed runs of each file (default 1000, at least 200)
@@ -167,7 +169,7 @@ fn measure(opts: &Options) -> Result<Report, Error> {
             docker::START_HINT
         ))
     })?;
-    contenders::ensure_tools()?;
+    packages::ensure()?;
     tools::ensure_binutils()?;
     let dir = crate::root().join("target/report");
     let message = DEFAULT_MESSAGE;
