@@ -33,6 +33,8 @@ struct Run {
     block: String,
     /// target/report/sizes.svg: the chart drawn in this run.
     svg: String,
+    /// The repository the run tagged its images under (`hello-report-<pid>`).
+    images: String,
     /// The checkout right before and after the run (None with HELLO_UPDATE_README).
     checkout_before: Option<Checkout>,
     checkout_after: Option<Checkout>,
@@ -62,11 +64,21 @@ fn report() -> Option<&'static Run> {
         let checkout_before = checkout();
         // The fewest timed runs the report accepts: CI proves it works, and
         // asserts no speed.
-        let out = xtask_ok(&["report", "--exec-runs", "200", "--docker-runs", "20"]);
+        // Its images stay for the tests that run them; images_are_what_the_report_says
+        // removes them after.
+        let out = xtask_ok(&[
+            "report",
+            "--exec-runs",
+            "200",
+            "--docker-runs",
+            "20",
+            "--keep-images",
+        ]);
         let checkout_after = checkout();
         let dir = root().join("target/report");
-        let json = serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap())
+        let json: Value = serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap())
             .expect("target/report/report.json is JSON");
+        let images = images_of(&json);
         Some(Run {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             json,
@@ -75,11 +87,26 @@ fn report() -> Option<&'static Run> {
             committed_headline,
             block: std::fs::read_to_string(dir.join("scoreboard.md")).unwrap(),
             svg: std::fs::read_to_string(dir.join("sizes.svg")).unwrap(),
+            images,
             checkout_before,
             checkout_after,
         })
     })
     .as_ref()
+}
+
+/// The one repository every row's image is tagged under.
+fn images_of(json: &Value) -> String {
+    let repos: std::collections::BTreeSet<&str> = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["image"].as_str()?.split(':').next())
+        .collect();
+    assert_eq!(repos.len(), 1, "report.json's images: {repos:?}");
+    let repo = repos.into_iter().next().unwrap().to_string();
+    assert!(repo.starts_with("hello-report-"), "{repo}");
+    repo
 }
 
 fn rows(run: &Run) -> &[Value] {
@@ -154,6 +181,86 @@ fn report_runs_to_the_end_and_prints_its_table() {
         last.starts_with(&format!("| {last_row} |")),
         "stdout does not end with the table: {last}"
     );
+}
+
+/// The row's image, as this run of the report tagged it.
+fn image(r: &Value) -> &str {
+    r["image"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}: report.json names no image", r["id"]))
+}
+
+/// Removes the report's images (the tags under its own name) when dropped,
+/// after the tests that run them, whether they passed or not.
+struct RemoveImages<'a>(&'a Run);
+
+impl Drop for RemoveImages<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = xtask::run::docker::remove_repository(&self.0.images) {
+            eprintln!(
+                "could not remove the report's images {}:*: {}",
+                self.0.images, e.message
+            );
+        }
+    }
+}
+
+/// The report's images: each contender's run again here, the 0-byte image,
+/// the sizes, check 6 of the assembly files; then removed, as the report
+/// removes them without --keep-images: the tags it made, and only those (an
+/// image another name also tags keeps that name).
+#[test]
+fn images_are_what_the_report_says() {
+    let Some(run) = report() else { return };
+    let remove = RemoveImages(run);
+    let tags: Vec<&str> = rows(run)
+        .iter()
+        .filter(|r| !r["image"].is_null())
+        .map(image)
+        .collect();
+    for (r, tag) in rows(run)
+        .iter()
+        .filter(|r| !r["image"].is_null())
+        .zip(&tags)
+    {
+        assert_eq!(
+            *tag,
+            format!("{}:{}", run.images, r["id"].as_str().unwrap())
+        );
+    }
+    every_contender_is_run_and_failures_say_why(run);
+    cheat_image_runs_only_with_a_host_volume(run);
+    sizes_are_what_docker_says(run);
+    assembly_hardened_runs(run);
+
+    let other = own_tag("report-other-name");
+    assert!(
+        docker(&["tag", tags[0], &other]).status.success(),
+        "docker tag {}",
+        tags[0]
+    );
+    let removed = xtask::run::docker::remove_repository(&run.images).unwrap();
+    assert_eq!(removed, tags.len(), "tags removed");
+    let left = docker(&[
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        &run.images,
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&left.stdout),
+        "",
+        "{}:* left",
+        run.images
+    );
+    let kept = docker(&["image", "inspect", &other]);
+    assert!(
+        kept.status.success(),
+        "{other}, another name for {}, went too",
+        tags[0]
+    );
+    assert!(docker(&["rmi", &other]).status.success());
+    drop(remove);
 }
 
 /// The file a row's image holds, as the report wrote it.
@@ -232,9 +339,7 @@ fn qemu_run(platform: &str, file: &Path) -> Output {
 /// --platform` (through qemu and binfmt_misc for other architectures): those
 /// it says print must print the message; those it says fail must fail, with a
 /// reason.
-#[test]
-fn every_contender_is_run_and_failures_say_why() {
-    let Some(run) = report() else { return };
+fn every_contender_is_run_and_failures_say_why(run: &Run) {
     let mut checked = 0;
     for r in rows(run) {
         let id = r["id"].as_str().unwrap();
@@ -264,7 +369,7 @@ fn every_contender_is_run_and_failures_say_why() {
             assert!(!why.is_empty(), "{id} is {status} without a reason");
         }
         let platform = r["platform"].as_str().unwrap();
-        let out = docker_run(&format!("hello-report:{id}"), &["--platform", platform]);
+        let out = docker_run(image(r), &["--platform", platform]);
         let prints = out.status.success() && out.stdout == MESSAGE;
         assert_eq!(
             prints,
@@ -423,19 +528,28 @@ fn assembly_contenders_are_built_with_nasm_and_checked() {
             &v["qemu_user"],
             prints_cell(&qemu_run(qemu_platform, &out)),
         );
-        let hardened = docker_run(
-            &format!("hello-report:{id}"),
-            &hardened_flags(qemu_platform),
-        );
-        assert_cell(
-            id,
-            "hardened_docker_run",
-            &v["hardened_docker_run"],
-            prints_cell(&hardened),
-        );
         eprintln!("{id}: {} bytes, verdict {v}", built.len());
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The assembly contenders' and the control's check 6, their images run here
+/// with the hardened flags.
+fn assembly_hardened_runs(run: &Run) {
+    for (id, platform) in [
+        ("nasm-i386", "linux/386"),
+        ("nasm-x86_64", "linux/amd64"),
+        ("below-min-addr", "linux/amd64"),
+    ] {
+        let r = row(run, id);
+        let hardened = docker_run(image(r), &hardened_flags(platform));
+        assert_cell(
+            id,
+            "hardened_docker_run",
+            &r["verdict"]["hardened_docker_run"],
+            prints_cell(&hardened),
+        );
+    }
 }
 
 /// The hardened `docker run` flags as report.json records them, for `platform`.
@@ -465,12 +579,10 @@ fn hardened_flags(platform: &str) -> Vec<&'static str> {
 }
 
 /// The 0-byte image: it fails alone and prints with the volume that holds our file.
-#[test]
-fn cheat_image_runs_only_with_a_host_volume() {
-    let Some(run) = report() else { return };
+fn cheat_image_runs_only_with_a_host_volume(run: &Run) {
     let r = row(run, "cheat-volume");
     assert_eq!(r["image_bytes"], 0, "the cheat's image size");
-    let tag = "hello-report:cheat-volume";
+    let tag = image(r);
     let alone = docker_run(tag, &[]);
     assert!(
         !alone.status.success() && alone.stdout.is_empty(),
@@ -720,13 +832,10 @@ fn gunzip(file: &Path) -> Vec<u8> {
 
 /// The sizes in report.json, against Docker, the system's gzip, and the OCI
 /// layout the image code wrote.
-#[test]
-fn sizes_are_what_docker_says() {
-    let Some(run) = report() else { return };
+fn sizes_are_what_docker_says(run: &Run) {
     for r in rows(run).iter().filter(|r| r["image_bytes"].is_u64()) {
-        let id = r["id"].as_str().unwrap();
-        let tag = format!("hello-report:{id}");
-        let inspect = docker(&["image", "inspect", "--format", "{{.Size}}", &tag]);
+        let tag = image(r);
+        let inspect = docker(&["image", "inspect", "--format", "{{.Size}}", tag]);
         assert_eq!(
             String::from_utf8_lossy(&inspect.stdout).trim(),
             r["image_bytes"].to_string(),
@@ -738,7 +847,7 @@ fn sizes_are_what_docker_says() {
         }
         // One layer holding the one file; the report's gzip of it, undone by
         // the system's gzip, is the layer `docker save` wrote.
-        let save = docker(&["save", &tag]);
+        let save = docker(&["save", tag]);
         assert!(save.status.success(), "docker save {tag}");
         let layers = layer_tars(&save.stdout);
         assert_eq!(layers.len(), 1, "{tag}: layers");

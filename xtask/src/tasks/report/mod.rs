@@ -65,6 +65,9 @@ Options:
   --docker-runs N   timed `docker run`s of ours and -nostartfiles (default 20, at least 20)
   --update-docs     also write docs/sizes.svg, docs/scoreboard.md's scoreboard
                     and README.md's headline
+  --keep-images     keep the images it built (tagged hello-report-<pid>:<row
+                    id>, as report.json's `image` says); without it, the run
+                    removes every image it tagged, and only those
   -h, --help        print this help
 ";
 
@@ -82,12 +85,14 @@ struct Options {
     exec_runs: u32,
     docker_runs: u32,
     update_docs: Asked,
+    keep_images: bool,
 }
 
 pub const OPTS: &[Opt] = &[
     args::value("--exec-runs", "N"),
     args::value("--docker-runs", "N"),
     args::flag("--update-docs"),
+    args::flag("--keep-images"),
 ];
 
 /// Reads and checks the options; `None` for `--help`, which it prints.
@@ -112,6 +117,7 @@ fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
             .parse("--docker-runs", at_least(MIN_DOCKER_RUNS))?
             .unwrap_or(MIN_DOCKER_RUNS),
         update_docs: blocks::asked(a.given("--update-docs")),
+        keep_images: a.given("--keep-images"),
     }))
 }
 
@@ -120,7 +126,12 @@ pub fn run(args: Vec<OsString>) -> Result<(), Error> {
         return Ok(());
     };
     let started = Instant::now();
-    let report = measure(&opts)?;
+    // This run's own image name: another checkout's run on the same engine
+    // tags and removes its own.
+    let images = format!("hello-report-{}", std::process::id());
+    let measured = measure(&opts, &images);
+    let kept = images_left(&images, opts.keep_images);
+    let report = measured.inspect_err(|_| eprintln!("{kept}"))?;
     let dir = crate::root().join("target/report");
     let json = write_json(&dir, &report)?;
     // Everything below is drawn from the file, as `--table` would draw it.
@@ -152,6 +163,7 @@ pub fn run(args: Vec<OsString>) -> Result<(), Error> {
     for c in &render::sanity(&report) {
         println!("check: {c}");
     }
+    println!("{kept}");
     println!("headline: {}", drawn.headline);
     println!(
         "wrote target/report/report.json, scoreboard.md and headline.md (the blocks of docs/scoreboard.md and README.md) and sizes.svg in {:.0} s{docs}",
@@ -161,8 +173,26 @@ pub fn run(args: Vec<OsString>) -> Result<(), Error> {
     Ok(())
 }
 
+/// The run's images (tagged `images:<row id>`): kept, or removed; says which.
+fn images_left(images: &str, keep: bool) -> String {
+    if keep {
+        return format!(
+            "kept the images, tagged {images}:<row id> (report.json's `image`); to remove them: \
+             docker images --format '{{{{.Repository}}}}:{{{{.Tag}}}}' {images} | xargs -r docker rmi"
+        );
+    }
+    match docker::remove_repository(images) {
+        Ok(n) => format!("removed the {n} images this run tagged {images}:<row id>"),
+        Err(e) => format!(
+            "could not remove this run's images ({}): run `docker images --format \
+             '{{{{.Repository}}}}:{{{{.Tag}}}}' {images} | xargs -r docker rmi`",
+            e.message
+        ),
+    }
+}
+
 /// Every phase of the measuring, in order; the record report.json holds.
-fn measure(opts: &Options) -> Result<Report, Error> {
+fn measure(opts: &Options, images: &str) -> Result<Report, Error> {
     let engine = docker::engine().map_err(|why| {
         Error::fail(format!(
             "the report builds and runs images, and no Docker engine answers ({why}): {}",
@@ -185,7 +215,7 @@ fn measure(opts: &Options) -> Result<Report, Error> {
 
     let mut notes = Vec::new();
     let mut rows = phases::contenders(&dir, message, host, &mut notes)?;
-    phases::check_each(&mut rows, &dir, message, host)?;
+    phases::check_each(&mut rows, &dir, message, host, images)?;
     phases::check_min_addr(&mut rows, message);
     phases::time_exec(&mut rows, opts.exec_runs)?;
     phases::time_docker(&mut rows, opts.docker_runs, message)?;
