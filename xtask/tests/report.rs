@@ -1205,12 +1205,137 @@ fn chart_matches_the_report() {
         );
     }
     assert_eq!(bars.len(), run.json["chart"].as_array().unwrap().len());
+    // Drawn as its verdict says, by the chart's own CSS; and no text cut off.
+    let rules = css_rules(&run.committed_svg);
+    let mut marks = std::collections::BTreeSet::new();
+    for rect in doc.descendants().filter(|n| n.has_tag_name("rect")) {
+        let classes: Vec<&str> = rect.attribute("class").unwrap_or("").split(' ').collect();
+        if !classes.contains(&"bar") && !classes.contains(&"swatch") {
+            continue;
+        }
+        let mark = rect.attribute("data-well-behaved").unwrap();
+        let style = style_of(&rules, &classes);
+        if let Err(e) = drawn_as(mark, &style) {
+            panic!("docs/sizes.svg: {classes:?}: {e}");
+        }
+        marks.insert((classes[0], mark));
+    }
+    for (kind, mark) in &marks {
+        if *kind == "bar" {
+            assert!(
+                marks.contains(&("swatch", mark)),
+                "the legend has no {mark} swatch"
+            );
+        }
+    }
+    assert_eq!(
+        text_overflows(&run.committed_svg, &rules),
+        Vec::<String>::new(),
+        "docs/sizes.svg"
+    );
     // And byte for byte: the committed chart is the one this run drew.
     assert!(
         run.committed_svg == run.svg,
         "docs/sizes.svg differs from target/report/sizes.svg, drawn in this run: \
          run `cargo xtask report --update-docs` and commit docs/sizes.svg"
     );
+}
+
+/// A chart's `<style>` rules: (class, [(property, value)]), in order.
+fn css_rules(svg: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let css = &svg[svg.find("<style>").unwrap() + 7..svg.find("</style>").unwrap()];
+    css.split('}')
+        .filter_map(|rule| {
+            let (selector, body) = rule.split_once('{')?;
+            let props = body
+                .split(';')
+                .filter_map(|p| p.split_once(':'))
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .collect();
+            Some((selector.trim().trim_start_matches('.').to_string(), props))
+        })
+        .collect()
+}
+
+/// The style the rules give an element with `classes` (later rules win).
+fn style_of(
+    rules: &[(String, Vec<(String, String)>)],
+    classes: &[&str],
+) -> std::collections::HashMap<String, String> {
+    let mut style = std::collections::HashMap::new();
+    for (class, props) in rules {
+        if classes.contains(&class.as_str()) {
+            style.extend(props.iter().cloned());
+        }
+    }
+    style
+}
+
+/// A bar of `mark`, drawn: well-behaved alone solid; failing outlined (a
+/// faint fill, a solid stroke); not checked hatched; not measured a dashed
+/// outline.
+fn drawn_as(mark: &str, style: &std::collections::HashMap<String, String>) -> Result<(), String> {
+    let get = |k: &str| style.get(k).map(String::as_str);
+    let colour = |k: &str| get(k).is_some_and(|v| v.starts_with('#'));
+    let opacity: f64 = get("fill-opacity").map_or(1.0, |v| v.parse().unwrap());
+    let dashed = get("stroke-dasharray").is_some();
+    let ok = match mark {
+        "yes" => colour("fill") && opacity == 1.0 && !dashed,
+        "no" => colour("fill") && opacity <= 0.3 && colour("stroke") && !dashed,
+        "not checked" => get("fill") == Some("url(#hatch)") && opacity == 1.0 && !dashed,
+        "not measured" => opacity == 0.0 && colour("stroke") && dashed,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("a `{mark}` bar is drawn with {style:?}"))
+    }
+}
+
+/// Every text element whose estimated extent (characters × the average
+/// advance, xtask::core::svg::text_width, at its size and weight, placed by
+/// its anchor) leaves the viewBox.
+fn text_overflows(svg: &str, rules: &[(String, Vec<(String, String)>)]) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let root = doc.root_element();
+    let view: Vec<f64> = root
+        .attribute("viewBox")
+        .unwrap()
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let base: f64 = root.attribute("font-size").unwrap().parse().unwrap();
+    let mut out = Vec::new();
+    for t in doc.descendants().filter(|n| n.has_tag_name("text")) {
+        let classes: Vec<&str> = t.attribute("class").unwrap_or("").split(' ').collect();
+        let size = style_of(rules, &classes)
+            .get("font-size")
+            .map(|v| v.trim_end_matches("px").to_string())
+            .or(t.attribute("font-size").map(str::to_string))
+            .map_or(base, |v| v.parse().unwrap());
+        let content = t.text().unwrap_or("");
+        let w =
+            xtask::core::svg::text_width(content, size, t.attribute("font-weight") == Some("bold"));
+        let x: f64 = t.attribute("x").unwrap().parse().unwrap();
+        let y: f64 = t.attribute("y").unwrap().parse().unwrap();
+        let left = match t.attribute("text-anchor") {
+            Some("end") => x - w,
+            Some("middle") => x - w / 2.0,
+            _ => x,
+        };
+        if left < view[0]
+            || left + w > view[0] + view[2]
+            || y - size < view[1]
+            || y > view[1] + view[3]
+        {
+            out.push(format!(
+                "{content:?} reaches x {left:.1} to {:.1}, outside the viewBox {view:?}",
+                left + w
+            ));
+        }
+    }
+    out
 }
 
 /// The report writes under target/ only: docs/sizes.svg and README.md are
