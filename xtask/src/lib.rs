@@ -9,7 +9,8 @@
 //! build   the cargo/objcopy pipeline; hello, quine and serve's differences
 //! oci     blobs, tar, the image layout, the docker-load archives
 //! elf     constants, the header field table, parse and check
-//! run     docker, qemu-user, binfmt_misc, the hardened flags, what was not run
+//! run     docker, qemu-user, binfmt_misc, the hardened flags, vm.mmap_min_addr,
+//!         what was not run
 //!           |
 //! core    the command-line grammar, commands, files, platforms, image references
 //! ```

@@ -14,6 +14,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use xtask::run::min_addr::{self, MinAddr};
 
 /// common::run, under the name this file uses (run is the report's run here).
 fn run_file(file: &Path, stdout: Stdout, uid: Option<u32>, ulimit_kib: Option<u32>) -> Output {
@@ -32,6 +33,8 @@ struct Run {
     block: String,
     /// target/report/sizes.svg: the chart drawn in this run.
     svg: String,
+    /// The repository the run tagged its images under (`hello-report-<pid>`).
+    images: String,
     /// The checkout right before and after the run (None with HELLO_UPDATE_README).
     checkout_before: Option<Checkout>,
     checkout_after: Option<Checkout>,
@@ -61,11 +64,21 @@ fn report() -> Option<&'static Run> {
         let checkout_before = checkout();
         // The fewest timed runs the report accepts: CI proves it works, and
         // asserts no speed.
-        let out = xtask_ok(&["report", "--exec-runs", "200", "--docker-runs", "20"]);
+        // Its images stay for the tests that run them; images_are_what_the_report_says
+        // removes them after.
+        let out = xtask_ok(&[
+            "report",
+            "--exec-runs",
+            "200",
+            "--docker-runs",
+            "20",
+            "--keep-images",
+        ]);
         let checkout_after = checkout();
         let dir = root().join("target/report");
-        let json = serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap())
+        let json: Value = serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap())
             .expect("target/report/report.json is JSON");
+        let images = images_of(&json);
         Some(Run {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             json,
@@ -74,11 +87,26 @@ fn report() -> Option<&'static Run> {
             committed_headline,
             block: std::fs::read_to_string(dir.join("scoreboard.md")).unwrap(),
             svg: std::fs::read_to_string(dir.join("sizes.svg")).unwrap(),
+            images,
             checkout_before,
             checkout_after,
         })
     })
     .as_ref()
+}
+
+/// The one repository every row's image is tagged under.
+fn images_of(json: &Value) -> String {
+    let repos: std::collections::BTreeSet<&str> = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["image"].as_str()?.split(':').next())
+        .collect();
+    assert_eq!(repos.len(), 1, "report.json's images: {repos:?}");
+    let repo = repos.into_iter().next().unwrap().to_string();
+    assert!(repo.starts_with("hello-report-"), "{repo}");
+    repo
 }
 
 fn rows(run: &Run) -> &[Value] {
@@ -153,6 +181,113 @@ fn report_runs_to_the_end_and_prints_its_table() {
         last.starts_with(&format!("| {last_row} |")),
         "stdout does not end with the table: {last}"
     );
+}
+
+/// The row's image, as this run of the report tagged it.
+fn image(r: &Value) -> &str {
+    r["image"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}: report.json names no image", r["id"]))
+}
+
+/// Removes the report's images (the tags under its own name) when dropped,
+/// after the tests that run them, whether they passed or not.
+struct RemoveImages<'a>(&'a Run);
+
+impl Drop for RemoveImages<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = xtask::run::docker::remove_repository(&self.0.images) {
+            eprintln!(
+                "could not remove the report's images {}:*: {}",
+                self.0.images, e.message
+            );
+        }
+    }
+}
+
+/// The report's images: each contender's run again here, the 0-byte image,
+/// the sizes, check 6 of the assembly files; then removed, with the function
+/// the report removes them with when not asked to keep them.
+#[test]
+fn images_are_what_the_report_says() {
+    let Some(run) = report() else { return };
+    let remove = RemoveImages(run);
+    let tags: Vec<&str> = rows(run)
+        .iter()
+        .filter(|r| !r["image"].is_null())
+        .map(image)
+        .collect();
+    for (r, tag) in rows(run)
+        .iter()
+        .filter(|r| !r["image"].is_null())
+        .zip(&tags)
+    {
+        assert_eq!(
+            *tag,
+            format!("{}:{}", run.images, r["id"].as_str().unwrap())
+        );
+    }
+    every_contender_is_run_and_failures_say_why(run);
+    cheat_image_runs_only_with_a_host_volume(run);
+    sizes_are_what_docker_says(run);
+    assembly_hardened_runs(run);
+
+    let removed = xtask::run::docker::remove_repository(&run.images).unwrap();
+    assert_eq!(removed, tags.len(), "tags removed");
+    let left = docker(&[
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        &run.images,
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&left.stdout),
+        "",
+        "{}:* left",
+        run.images
+    );
+    drop(remove);
+}
+
+/// How the report removes its images: every tag under its name, and nothing
+/// else, even where another name (another checkout's run) tags the same image.
+#[test]
+fn removing_a_run_s_images_removes_only_its_tags() {
+    if !docker_available("tests/report.rs removing a run's images") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("hello-report-rmi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), "FROM scratch\nCMD [\"/hello\"]\n").unwrap();
+    let ours = format!("hello-report-test-{}", std::process::id());
+    let other = own_tag("report-other-checkout");
+    let build = docker(&[
+        "build",
+        "-q",
+        "-t",
+        &format!("{ours}:a"),
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    for tag in [format!("{ours}:b"), other.clone()] {
+        assert!(
+            docker(&["tag", &format!("{ours}:a"), &tag])
+                .status
+                .success()
+        );
+    }
+    assert_eq!(xtask::run::docker::remove_repository(&ours).unwrap(), 2);
+    let left = docker(&["images", "--format", "{{.Repository}}:{{.Tag}}", &ours]);
+    assert_eq!(String::from_utf8_lossy(&left.stdout), "", "{ours}:* left");
+    let kept = docker(&["image", "inspect", &other]).status.success();
+    // Ours are gone; then the other name, whatever happened.
+    let _ = docker(&["rmi", &other]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(kept, "{other}, another name for the same image, went too");
 }
 
 /// The file a row's image holds, as the report wrote it.
@@ -231,9 +366,7 @@ fn qemu_run(platform: &str, file: &Path) -> Output {
 /// --platform` (through qemu and binfmt_misc for other architectures): those
 /// it says print must print the message; those it says fail must fail, with a
 /// reason.
-#[test]
-fn every_contender_is_run_and_failures_say_why() {
-    let Some(run) = report() else { return };
+fn every_contender_is_run_and_failures_say_why(run: &Run) {
     let mut checked = 0;
     for r in rows(run) {
         let id = r["id"].as_str().unwrap();
@@ -263,7 +396,7 @@ fn every_contender_is_run_and_failures_say_why() {
             assert!(!why.is_empty(), "{id} is {status} without a reason");
         }
         let platform = r["platform"].as_str().unwrap();
-        let out = docker_run(&format!("hello-report:{id}"), &["--platform", platform]);
+        let out = docker_run(image(r), &["--platform", platform]);
         let prints = out.status.success() && out.stdout == MESSAGE;
         assert_eq!(
             prints,
@@ -334,16 +467,11 @@ fn references_say_what_the_pull_did() {
     assert_eq!(row(run, "hello-world-today")["published"]["bytes"], 10_072);
 }
 
-/// Both assembly contenders, rebuilt here with nasm from their sources: the
-/// same bytes as the report's, and their verdict cells as this test sees them.
-#[test]
-fn assembly_contenders_are_built_with_nasm_and_checked() {
-    let Some(run) = report() else { return };
-    if !tool_available("assembly contenders", "nasm", "apt-get install -y nasm") {
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("hello-report-nasm-{}", std::process::id()));
+/// A directory uid 65534 can reach, holding the message's message.inc.
+fn nasm_dir(what: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hello-report-{what}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let bytes: Vec<String> = MESSAGE.iter().map(|b| b.to_string()).collect();
     std::fs::write(
         dir.join("message.inc"),
@@ -354,21 +482,41 @@ fn assembly_contenders_are_built_with_nasm_and_checked() {
         ),
     )
     .unwrap();
+    dir
+}
+
+/// `nasm -f bin` of a source beside the report, into `dir` (from [`nasm_dir`]), mode 0755.
+fn nasm(dir: &Path, source: &str) -> PathBuf {
+    let out = dir.join(source.trim_end_matches(".asm"));
+    let status = Command::new("nasm")
+        .args(["-f", "bin"])
+        .arg(format!("-I{}/", dir.display()))
+        .arg("-o")
+        .arg(&out)
+        .arg(root().join("xtask/src/tasks/report").join(source))
+        .status()
+        .unwrap();
+    assert!(status.success(), "nasm {source}");
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
+    out
+}
+
+/// The assembly contenders and check 5's control, rebuilt here with nasm from their sources: the
+/// same bytes as the report's, and their verdict cells as this test sees them.
+#[test]
+fn assembly_contenders_are_built_with_nasm_and_checked() {
+    let Some(run) = report() else { return };
+    if !tool_available("assembly contenders", "nasm", "apt-get install -y nasm") {
+        return;
+    }
+    let dir = nasm_dir("nasm");
     for (id, source, qemu_platform) in [
         ("nasm-i386", "hello-i386.asm", "linux/386"),
         ("nasm-x86_64", "hello-x86_64.asm", "linux/amd64"),
+        ("below-min-addr", "below-min-addr.asm", "linux/amd64"),
     ] {
         let r = row(run, id);
-        let out = dir.join(id);
-        let status = Command::new("nasm")
-            .args(["-f", "bin"])
-            .arg(format!("-I{}/", dir.display()))
-            .arg("-o")
-            .arg(&out)
-            .arg(root().join("xtask/src/tasks/report").join(source))
-            .status()
-            .unwrap();
-        assert!(status.success(), "nasm {source}");
+        let out = nasm(&dir, source);
         let built = std::fs::read(&out).unwrap();
         assert_eq!(
             built,
@@ -376,7 +524,6 @@ fn assembly_contenders_are_built_with_nasm_and_checked() {
             "{id}: the report's file differs from nasm's"
         );
         assert_eq!(Some(built.len() as u64), r["file_bytes"].as_u64(), "{id}");
-        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
         let v = &r["verdict"];
         assert_cell(
             id,
@@ -408,19 +555,28 @@ fn assembly_contenders_are_built_with_nasm_and_checked() {
             &v["qemu_user"],
             prints_cell(&qemu_run(qemu_platform, &out)),
         );
-        let hardened = docker_run(
-            &format!("hello-report:{id}"),
-            &hardened_flags(qemu_platform),
-        );
-        assert_cell(
-            id,
-            "hardened_docker_run",
-            &v["hardened_docker_run"],
-            prints_cell(&hardened),
-        );
         eprintln!("{id}: {} bytes, verdict {v}", built.len());
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The assembly contenders' and the control's check 6, their images run here
+/// with the hardened flags.
+fn assembly_hardened_runs(run: &Run) {
+    for (id, platform) in [
+        ("nasm-i386", "linux/386"),
+        ("nasm-x86_64", "linux/amd64"),
+        ("below-min-addr", "linux/amd64"),
+    ] {
+        let r = row(run, id);
+        let hardened = docker_run(image(r), &hardened_flags(platform));
+        assert_cell(
+            id,
+            "hardened_docker_run",
+            &r["verdict"]["hardened_docker_run"],
+            prints_cell(&hardened),
+        );
+    }
 }
 
 /// The hardened `docker run` flags as report.json records them, for `platform`.
@@ -450,12 +606,10 @@ fn hardened_flags(platform: &str) -> Vec<&'static str> {
 }
 
 /// The 0-byte image: it fails alone and prints with the volume that holds our file.
-#[test]
-fn cheat_image_runs_only_with_a_host_volume() {
-    let Some(run) = report() else { return };
+fn cheat_image_runs_only_with_a_host_volume(run: &Run) {
     let r = row(run, "cheat-volume");
     assert_eq!(r["image_bytes"], 0, "the cheat's image size");
-    let tag = "hello-report:cheat-volume";
+    let tag = image(r);
     let alone = docker_run(tag, &[]);
     assert!(
         !alone.status.success() && alone.stdout.is_empty(),
@@ -580,17 +734,46 @@ fn headline_names_the_smallest_well_behaved_image() {
         "the headline does not name {}: {headline}",
         best["id"]
     );
-    for r in rows(run) {
+    // Every smaller row is told, with its size and its verdict in words:
+    // smaller than this machine's platform's image where that is named too.
+    let host = run.json["host"].as_str().unwrap();
+    let host_best = rows(run)
+        .iter()
+        .filter(|r| r["kind"] == "ours" && r["well_behaved"] == "yes" && r["platform"] == host)
+        .min_by_key(|r| r["image_bytes"].as_u64().unwrap());
+    let mut named = vec![best];
+    named.extend(
+        host_best.filter(|h| headline.contains(&format!("{} bytes for {host}", h["image_bytes"]))),
+    );
+    let largest = named
+        .iter()
+        .map(|r| r["image_bytes"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    for r in rows(run)
+        .iter()
+        .filter(|r| !named.iter().any(|n| n["id"] == r["id"]))
+    {
         let size = r["image_bytes"]
             .as_u64()
-            .or_else(|| r["published"]["bytes"].as_u64());
-        if size.is_some_and(|s| s < bytes) {
-            assert_ne!(
-                r["well_behaved"], "yes",
-                "{} ({size:?} bytes) is smaller than {} and well-behaved",
-                r["id"], best["id"]
-            );
-        }
+            .or_else(|| (r["kind"] == "reference").then(|| r["published"]["bytes"].as_u64())?);
+        let Some(size) = size.filter(|&s| s < largest) else {
+            continue;
+        };
+        let w = r["well_behaved"].as_str().unwrap();
+        let words = w
+            .strip_prefix("no: fails ")
+            .or_else(|| w.strip_prefix("no: "))
+            .or_else(|| w.strip_prefix("not checked: "))
+            .unwrap_or(match w {
+                "yes" => "all seven checks",
+                _ => "published figure",
+            });
+        assert!(
+            headline.contains(&format!("({size} bytes)")) && headline.contains(words),
+            "{} ({size} bytes, well-behaved: {w}) is smaller than the headline's image, and the headline does not say so: {headline}",
+            r["id"]
+        );
     }
 }
 
@@ -679,13 +862,10 @@ fn gunzip(file: &Path) -> Vec<u8> {
 
 /// The sizes in report.json, against Docker, the system's gzip, and the OCI
 /// layout the image code wrote.
-#[test]
-fn sizes_are_what_docker_says() {
-    let Some(run) = report() else { return };
+fn sizes_are_what_docker_says(run: &Run) {
     for r in rows(run).iter().filter(|r| r["image_bytes"].is_u64()) {
-        let id = r["id"].as_str().unwrap();
-        let tag = format!("hello-report:{id}");
-        let inspect = docker(&["image", "inspect", "--format", "{{.Size}}", &tag]);
+        let tag = image(r);
+        let inspect = docker(&["image", "inspect", "--format", "{{.Size}}", tag]);
         assert_eq!(
             String::from_utf8_lossy(&inspect.stdout).trim(),
             r["image_bytes"].to_string(),
@@ -697,7 +877,7 @@ fn sizes_are_what_docker_says() {
         }
         // One layer holding the one file; the report's gzip of it, undone by
         // the system's gzip, is the layer `docker save` wrote.
-        let save = docker(&["save", &tag]);
+        let save = docker(&["save", tag]);
         assert!(save.status.success(), "docker save {tag}");
         let layers = layer_tars(&save.stdout);
         assert_eq!(layers.len(), 1, "{tag}: layers");
@@ -1055,12 +1235,137 @@ fn chart_matches_the_report() {
         );
     }
     assert_eq!(bars.len(), run.json["chart"].as_array().unwrap().len());
+    // Drawn as its verdict says, by the chart's own CSS; and no text cut off.
+    let rules = css_rules(&run.committed_svg);
+    let mut marks = std::collections::BTreeSet::new();
+    for rect in doc.descendants().filter(|n| n.has_tag_name("rect")) {
+        let classes: Vec<&str> = rect.attribute("class").unwrap_or("").split(' ').collect();
+        if !classes.contains(&"bar") && !classes.contains(&"swatch") {
+            continue;
+        }
+        let mark = rect.attribute("data-well-behaved").unwrap();
+        let style = style_of(&rules, &classes);
+        if let Err(e) = drawn_as(mark, &style) {
+            panic!("docs/sizes.svg: {classes:?}: {e}");
+        }
+        marks.insert((classes[0], mark));
+    }
+    for (kind, mark) in &marks {
+        if *kind == "bar" {
+            assert!(
+                marks.contains(&("swatch", mark)),
+                "the legend has no {mark} swatch"
+            );
+        }
+    }
+    assert_eq!(
+        text_overflows(&run.committed_svg, &rules),
+        Vec::<String>::new(),
+        "docs/sizes.svg"
+    );
     // And byte for byte: the committed chart is the one this run drew.
     assert!(
         run.committed_svg == run.svg,
         "docs/sizes.svg differs from target/report/sizes.svg, drawn in this run: \
          run `cargo xtask report --update-docs` and commit docs/sizes.svg"
     );
+}
+
+/// A chart's `<style>` rules: (class, [(property, value)]), in order.
+fn css_rules(svg: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let css = &svg[svg.find("<style>").unwrap() + 7..svg.find("</style>").unwrap()];
+    css.split('}')
+        .filter_map(|rule| {
+            let (selector, body) = rule.split_once('{')?;
+            let props = body
+                .split(';')
+                .filter_map(|p| p.split_once(':'))
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .collect();
+            Some((selector.trim().trim_start_matches('.').to_string(), props))
+        })
+        .collect()
+}
+
+/// The style the rules give an element with `classes` (later rules win).
+fn style_of(
+    rules: &[(String, Vec<(String, String)>)],
+    classes: &[&str],
+) -> std::collections::HashMap<String, String> {
+    let mut style = std::collections::HashMap::new();
+    for (class, props) in rules {
+        if classes.contains(&class.as_str()) {
+            style.extend(props.iter().cloned());
+        }
+    }
+    style
+}
+
+/// A bar of `mark`, drawn: well-behaved alone solid; failing outlined (a
+/// faint fill, a solid stroke); not checked hatched; not measured a dashed
+/// outline.
+fn drawn_as(mark: &str, style: &std::collections::HashMap<String, String>) -> Result<(), String> {
+    let get = |k: &str| style.get(k).map(String::as_str);
+    let colour = |k: &str| get(k).is_some_and(|v| v.starts_with('#'));
+    let opacity: f64 = get("fill-opacity").map_or(1.0, |v| v.parse().unwrap());
+    let dashed = get("stroke-dasharray").is_some();
+    let ok = match mark {
+        "yes" => colour("fill") && opacity == 1.0 && !dashed,
+        "no" => colour("fill") && opacity <= 0.3 && colour("stroke") && !dashed,
+        "not checked" => get("fill") == Some("url(#hatch)") && opacity == 1.0 && !dashed,
+        "not measured" => opacity == 0.0 && colour("stroke") && dashed,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("a `{mark}` bar is drawn with {style:?}"))
+    }
+}
+
+/// Every text element whose estimated extent (characters × the average
+/// advance, xtask::core::svg::text_width, at its size and weight, placed by
+/// its anchor) leaves the viewBox.
+fn text_overflows(svg: &str, rules: &[(String, Vec<(String, String)>)]) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let root = doc.root_element();
+    let view: Vec<f64> = root
+        .attribute("viewBox")
+        .unwrap()
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let base: f64 = root.attribute("font-size").unwrap().parse().unwrap();
+    let mut out = Vec::new();
+    for t in doc.descendants().filter(|n| n.has_tag_name("text")) {
+        let classes: Vec<&str> = t.attribute("class").unwrap_or("").split(' ').collect();
+        let size = style_of(rules, &classes)
+            .get("font-size")
+            .map(|v| v.trim_end_matches("px").to_string())
+            .or(t.attribute("font-size").map(str::to_string))
+            .map_or(base, |v| v.parse().unwrap());
+        let content = t.text().unwrap_or("");
+        let w =
+            xtask::core::svg::text_width(content, size, t.attribute("font-weight") == Some("bold"));
+        let x: f64 = t.attribute("x").unwrap().parse().unwrap();
+        let y: f64 = t.attribute("y").unwrap().parse().unwrap();
+        let left = match t.attribute("text-anchor") {
+            Some("end") => x - w,
+            Some("middle") => x - w / 2.0,
+            _ => x,
+        };
+        if left < view[0]
+            || left + w > view[0] + view[2]
+            || y - size < view[1]
+            || y > view[1] + view[3]
+        {
+            out.push(format!(
+                "{content:?} reaches x {left:.1} to {:.1}, outside the viewBox {view:?}",
+                left + w
+            ));
+        }
+    }
+    out
 }
 
 /// The report writes under target/ only: docs/sizes.svg and README.md are
@@ -1090,5 +1395,133 @@ fn ours_is_far_smaller_than_the_classics() {
         ours * 20 <= size("tcc"),
         "ours {ours} vs tcc {}",
         size("tcc")
+    );
+}
+
+/// Puts `vm.mmap_min_addr` back as the test found it, even if it panics.
+struct Restore(String);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let _lock = min_addr::lock().unwrap();
+        std::fs::write(min_addr::PATH, &self.0).unwrap();
+    }
+}
+
+/// `vm.mmap_min_addr` as read now, by uid 0 or not.
+fn min_addr_now() -> String {
+    min_addr::read().unwrap()
+}
+
+/// Check 5's setting, apart from the report: `MinAddr::set` sets 65536 under
+/// the lock and its drop restores what it found; while it is set, uid 65534
+/// cannot run check 5's control (it loads at 0x1000) and can run a file that
+/// loads above 65536, and at 4096 it runs the control. Two holders at once
+/// (threads, each with its own lock file description, as two runs have) both
+/// see 65536 for as long as they hold it.
+#[test]
+fn check_5_setting_is_set_restored_and_exclusive() {
+    let test = "tests/report.rs check 5's setting";
+    if !is_root() {
+        skip(
+            test,
+            "the tests do not run as root, so they cannot set vm.mmap_min_addr or switch to uid 65534",
+            "run the tests as root (CI does)",
+        );
+        return;
+    }
+    if !tool_available(test, "nasm", "apt-get install -y nasm") {
+        return;
+    }
+    let dir = nasm_dir("min-addr");
+    let control = nasm(&dir, "below-min-addr.asm");
+    let above = nasm(&dir, "hello-x86_64.asm");
+    let nobody = |file: &Path| run_file(file, Stdout::Pipe, Some(65534), None);
+    // Start from 4096, below the value to set, whatever this machine's is.
+    let restore = {
+        let _lock = min_addr::lock().unwrap();
+        let found = min_addr_now();
+        std::fs::write(min_addr::PATH, "4096").unwrap();
+        Restore(found)
+    };
+
+    let set = MinAddr::set();
+    assert!(!matches!(set, MinAddr::Cannot(_)), "MinAddr::set as root");
+    assert_eq!(min_addr_now(), "65536", "MinAddr::set did not set it");
+    assert_eq!(set.old(), Some("4096"), "the value it will restore");
+    let low = nobody(&control);
+    assert!(
+        !low.status.success() && low.stdout.is_empty(),
+        "uid 65534 ran a file loading at 0x1000 with vm.mmap_min_addr = 65536: {:?}",
+        low.status
+    );
+    assert_eq!(
+        prints_cell(&nobody(&above)),
+        Ok(()),
+        "uid 65534, a file above 65536"
+    );
+    drop(set);
+    {
+        let _lock = min_addr::lock().unwrap();
+        assert_eq!(min_addr_now(), "4096", "MinAddr's drop did not restore it");
+        assert_eq!(
+            prints_cell(&nobody(&control)),
+            Ok(()),
+            "the control at 4096"
+        );
+    }
+
+    // Two at once: B asks while A holds it, and each watches the value while
+    // it holds it, A for 150 ms and B for 300 ms: B is still watching when A
+    // has done.
+    let watch = |held: Option<std::sync::mpsc::Sender<()>>, reads: u32| {
+        let set = MinAddr::set();
+        if let Some(held) = held {
+            held.send(()).unwrap();
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..reads {
+            seen.insert(min_addr_now());
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        drop(set);
+        seen
+    };
+    let (held, asked) = std::sync::mpsc::channel();
+    let a = std::thread::spawn(move || watch(Some(held), 15));
+    asked.recv().unwrap();
+    let b = std::thread::spawn(move || watch(None, 30));
+    let only = std::collections::BTreeSet::from(["65536".to_string()]);
+    assert_eq!(a.join().unwrap(), only, "run A's check 5 saw");
+    assert_eq!(b.join().unwrap(), only, "run B's check 5 saw");
+    drop(restore);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Check 5 fails its control, the file that loads at 0x1000, in the report's
+/// own run; the plain checks 1 to 3 pass it, so the failure is check 5's.
+#[test]
+fn check_5_fails_its_control() {
+    let Some(run) = report() else { return };
+    let r = row(run, "below-min-addr");
+    let v = &r["verdict"];
+    for key in ["prints", "dev_full", "closed_stdout"] {
+        assert_eq!(v[key], "yes", "below-min-addr {key}");
+    }
+    let cell = v["uid_65534_min_addr"].as_str().unwrap();
+    if !is_root() {
+        assert!(cell.starts_with("not checked: needs root"), "{cell}");
+        return;
+    }
+    assert!(
+        cell.starts_with("no: "),
+        "check 5 passed a file that loads at 0x1000: {cell}"
+    );
+    let failed = r["well_behaved"].as_str().unwrap();
+    assert!(
+        failed
+            .strip_prefix("no: fails check ")
+            .is_some_and(|n| n.split(", ").any(|n| n == "5")),
+        "{failed}"
     );
 }

@@ -34,14 +34,19 @@ pub fn text(list: &[(&str, &dyn Display)], content: &str) -> String {
     format!("<text{}>{}</text>", attrs(list), escape(content))
 }
 
-/// About how wide `text` is drawn at `size` px in a reader's `sans-serif`
-/// (DejaVu Sans on Debian, Arial or Helvetica elsewhere, all narrower than
-/// this): characters times an average advance rounded up from DejaVu Sans's
-/// (0.52 em over words, 0.64 em for digits; bold 0.58 and 0.70 em). Charts
-/// size their margins from it, so that no label is cut off.
-pub fn text_width(text: &str, size: f64, bold: bool) -> f64 {
-    let advance = if bold { 0.66 } else { 0.6 };
-    text.chars().count() as f64 * advance * size
+/// A character's average advance, as a fraction of the font size, for
+/// estimating how wide a text is drawn: DejaVu Sans (what librsvg and most
+/// Linux browsers draw for Helvetica and Arial here) averages about 0.56 on
+/// these labels and Helvetica about 0.5, so 0.6 leaves room for either.
+pub const ADVANCE: f64 = 0.6;
+/// The same for bold text (DejaVu Sans Bold averages about 0.63).
+pub const ADVANCE_BOLD: f64 = 0.68;
+
+/// The estimated width of `text` drawn at `font_size` px: characters times
+/// the average advance ([`ADVANCE`], or [`ADVANCE_BOLD`]).
+pub fn text_width(text: &str, font_size: f64, bold: bool) -> f64 {
+    let advance = if bold { ADVANCE_BOLD } else { ADVANCE };
+    text.chars().count() as f64 * font_size * advance
 }
 
 /// Sizes as `docker images` shows them: three significant digits, powers of 1000.

@@ -139,3 +139,24 @@ pub fn image_size(tag: &str) -> Result<u64, Error> {
         .parse()
         .map_err(|_| Error::fail(format!("docker image inspect printed {s:?}, not a size")))
 }
+
+/// Removes every tag of `repository` (`docker rmi REPOSITORY:TAG ...`), and
+/// so only what was tagged under that name: an image that another name
+/// also tags stays, untagged from this one. Returns how many tags it removed.
+pub fn remove_repository(repository: &str) -> Result<usize, Error> {
+    let out = cmd::stdout(Command::new("docker").args([
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        repository,
+    ]))?;
+    let tags: Vec<String> = String::from_utf8_lossy(&out)
+        .lines()
+        .filter(|t| t.starts_with(&format!("{repository}:")))
+        .map(str::to_string)
+        .collect();
+    if !tags.is_empty() {
+        cmd::stdout(Command::new("docker").arg("rmi").args(&tags))?;
+    }
+    Ok(tags.len())
+}

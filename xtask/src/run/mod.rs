@@ -1,9 +1,11 @@
 //! Running what was built: Docker, qemu-user, binfmt_misc, the hardened flags,
-//! and the one record of what could not be run here and why.
+//! vm.mmap_min_addr for a moment (locked), and the one record of what could
+//! not be run here and why.
 pub mod binfmt;
 pub mod cgroup;
 pub mod docker;
 pub mod hardened;
+pub mod min_addr;
 pub mod qemu;
 
 use std::path::Path;

@@ -289,7 +289,20 @@ pub const CLASSICS: &[Classic] = &[
         }),
         platform: Some("linux/amd64"),
     },
+    Classic {
+        id: BELOW_MIN_ADDR,
+        label: "control: x86-64 loading at 0x1000 (nasm)",
+        recipe: Recipe::Nasm {
+            source: "below-min-addr.asm",
+        },
+        published: None,
+        platform: Some("linux/amd64"),
+    },
 ];
+
+/// The control for check 5: a plain file that loads below 65536, which check
+/// 5 must fail (below-min-addr.asm says why the other checks pass it).
+pub const BELOW_MIN_ADDR: &str = "below-min-addr";
 
 /// A contender's file, built, and how its image runs it.
 pub struct BuiltFile {
@@ -302,62 +315,8 @@ pub struct BuiltFile {
     pub how: String,
 }
 
-/// The Debian packages the contenders come from, after a command that shows they are there.
-const PACKAGES: &[(&str, &[&str])] = &[
-    // libc6-dev holds glibc's libc.a; gcc only recommends it.
-    ("gcc", &["gcc", "libc6-dev"]),
-    ("strip", &["binutils"]),
-    ("tcc", &["tcc"]),
-    ("musl-gcc", &["musl-tools"]),
-    ("nasm", &["nasm"]),
-];
-
-const BUSYBOX: &str = "/bin/busybox";
-
-fn on_path(program: &str) -> bool {
-    cmd::probe(Command::new("sh").args(["-c", &format!("command -v {program}")]))
-        .is_some_and(|o| o.status.success())
-}
-
-/// Installs what is missing with apt-get when we are root, and says so; otherwise
-/// fails naming the command.
-pub fn ensure_tools() -> Result<(), Error> {
-    let mut missing: Vec<&str> = PACKAGES
-        .iter()
-        .filter(|(program, _)| !on_path(program))
-        .flat_map(|&(_, packages)| packages.iter().copied())
-        .collect();
-    // Debian's `busybox` package is dynamically linked; only busybox-static runs in scratch.
-    let busybox_static = fs::read(BUSYBOX).is_ok_and(|b| interpreter(&b).is_none());
-    if !busybox_static {
-        missing.push("busybox-static");
-    }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let list = missing.join(" ");
-    let root = cmd::probe(Command::new("id").arg("-u"))
-        .is_some_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !root || !on_path("apt-get") {
-        return Err(Error::fail(format!(
-            "the report builds its contenders with Debian packages that are missing: \
-             install them with `sudo apt-get install -y {list}` and run it again"
-        )));
-    }
-    eprintln!("note: installing the contenders' Debian packages: {list}");
-    let install = || {
-        let mut c = Command::new("apt-get");
-        c.env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y", "-q", "--no-install-recommends"])
-            .args(&missing);
-        c
-    };
-    if cmd::run(&mut install()).is_err() {
-        cmd::run(Command::new("apt-get").args(["update", "-q"]))?;
-        cmd::run(&mut install())?;
-    }
-    Ok(())
-}
+/// Debian busybox-static's file.
+pub const BUSYBOX: &str = "/bin/busybox";
 
 /// NASM's `message.inc`: `MESSAGE_LEN equ N` and `%define MESSAGE db ...`, byte for byte.
 pub fn message_inc(message: &[u8]) -> String {

@@ -192,6 +192,9 @@ pub struct Row {
     pub published: Option<Published>,
     /// The file the image holds, relative to the root.
     pub file: Option<String>,
+    /// The image's tag in this run (`hello-report-<pid>:<id>`), removed at
+    /// the end of the run unless it was asked to keep them.
+    pub image: Option<String>,
     pub sizes: Sizes,
     pub outcome: Outcome,
     /// What `docker run` (or the build) said when the image did not print the message.
@@ -218,6 +221,7 @@ impl Row {
             how: String::new(),
             published: None,
             file: None,
+            image: None,
             sizes: Sizes::default(),
             outcome: Outcome::NotRun(String::new()),
             detail: None,
@@ -299,6 +303,7 @@ impl Report {
             "layout": r.layout,
             "how": r.how,
             "file": r.file,
+            "image": r.image,
             "file_bytes": s.file_bytes,
             "file_sha256": s.file_sha256,
             "image_bytes": s.image_bytes,
@@ -433,6 +438,7 @@ fn read_row(r: &Value) -> Option<Row> {
             })
         })?,
         file: opt_text(&r["file"])?,
+        image: opt_text(&r["image"])?,
         sizes: Sizes {
             file_bytes: opt(&r["file_bytes"], Value::as_u64)?,
             file_sha256: opt_text(&r["file_sha256"])?,

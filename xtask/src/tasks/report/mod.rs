@@ -2,7 +2,7 @@
 //! side by side with ours, measures them in one run (phases.rs), writes
 //! everything measured to `target/report/report.json` (data.rs), and draws the
 //! table (stdout), the README's blocks and the chart from that file
-//! (render.rs, chart.rs). docs/sizes.svg and the README blocks are written
+//! (render.rs, headline.rs, chart.rs). docs/sizes.svg and the README blocks are written
 //! only when asked (`--update-docs`).
 use std::ffi::OsString;
 use std::path::Path;
@@ -20,7 +20,9 @@ use crate::run::docker;
 mod chart;
 mod contenders;
 mod data;
+mod headline;
 mod measure;
+mod packages;
 mod phases;
 mod render;
 mod verdict;
@@ -33,15 +35,17 @@ cargo xtask report [options]
 Builds every contender that can be built here (static glibc with gcc, plain and
 -Os -s; gcc -nostartfiles; tcc; musl with Docker hello-world's flags; busybox
 echo; hand-written i386 and x86-64 assembly with nasm; a 0-byte image that
-runs a file from a host volume) and ours for every platform and layout, each
-as a FROM scratch image; checks that each prints the message; makes the seven
+runs a file from a host volume; a control for check 5, an x86-64 file that
+loads at 0x1000) and ours for every platform and layout, each as a FROM
+scratch image; checks that each prints the message; makes the seven
 well-behaved checks on each (exact output and status 0; non-zero status on
 /dev/full and on a closed stdout; ulimit -v 256; uid 65534 with
-vm.mmap_min_addr = 65536, which it sets and restores; a hardened docker run;
-qemu-user); measures file, image and gzipped layer sizes and the run cost as
-ratios against gcc -nostartfiles; tries `docker pull` for the published
-references; prints a line on stderr as each contender starts and finishes;
-and writes, under target/ only:
+vm.mmap_min_addr = 65536, which it sets and restores holding the lock
+/tmp/hello-vm.mmap_min_addr.lock, so that a run from another checkout waits;
+a hardened docker run; qemu-user); measures file, image and gzipped layer
+sizes and the run cost as ratios against gcc -nostartfiles; tries `docker
+pull` for the published references; prints a line on stderr as each
+contender starts and finishes; and writes, under target/ only:
   stdout                        the table (last)
   target/report/report.json     everything measured
   target/report/scoreboard.md   docs/scoreboard.md's scoreboard block
@@ -52,14 +56,18 @@ The tables, blocks and chart are drawn from report.json. With --update-docs
 scoreboard block into docs/scoreboard.md and the headline into README.md,
 to review and commit.
 
-Needs a Docker engine; installs gcc, tcc, musl-tools, nasm and busybox-static
-with apt-get when run as root, and otherwise names the command.
+Needs a Docker engine; installs gcc, tcc, musl-tools, nasm, busybox-static and
+qemu-user-static with apt-get when run as root, and otherwise names the
+command; without qemu-user it runs on, check 7 `not checked`, and says so.
 
 Options:
   --exec-runs N     timed runs of each file (default 1000, at least 200)
   --docker-runs N   timed `docker run`s of ours and -nostartfiles (default 20, at least 20)
   --update-docs     also write docs/sizes.svg, docs/scoreboard.md's scoreboard
                     and README.md's headline
+  --keep-images     keep the images it built (tagged hello-report-<pid>:<row
+                    id>, as report.json's `image` says); without it, the run
+                    removes every image it tagged, and only those
   -h, --help        print this help
 ";
 
@@ -77,12 +85,14 @@ struct Options {
     exec_runs: u32,
     docker_runs: u32,
     update_docs: Asked,
+    keep_images: bool,
 }
 
 pub const OPTS: &[Opt] = &[
     args::value("--exec-runs", "N"),
     args::value("--docker-runs", "N"),
     args::flag("--update-docs"),
+    args::flag("--keep-images"),
 ];
 
 /// Reads and checks the options; `None` for `--help`, which it prints.
@@ -107,6 +117,7 @@ fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
             .parse("--docker-runs", at_least(MIN_DOCKER_RUNS))?
             .unwrap_or(MIN_DOCKER_RUNS),
         update_docs: blocks::asked(a.given("--update-docs")),
+        keep_images: a.given("--keep-images"),
     }))
 }
 
@@ -115,7 +126,12 @@ pub fn run(args: Vec<OsString>) -> Result<(), Error> {
         return Ok(());
     };
     let started = Instant::now();
-    let report = measure(&opts)?;
+    // This run's own image name: another checkout's run on the same engine
+    // tags and removes its own.
+    let images = format!("hello-report-{}", std::process::id());
+    let measured = measure(&opts, &images);
+    let kept = images_left(&images, opts.keep_images);
+    let report = measured.inspect_err(|_| eprintln!("{kept}"))?;
     let dir = crate::root().join("target/report");
     let json = write_json(&dir, &report)?;
     // Everything below is drawn from the file, as `--table` would draw it.
@@ -147,6 +163,7 @@ pub fn run(args: Vec<OsString>) -> Result<(), Error> {
     for c in &render::sanity(&report) {
         println!("check: {c}");
     }
+    println!("{kept}");
     println!("headline: {}", drawn.headline);
     println!(
         "wrote target/report/report.json, scoreboard.md and headline.md (the blocks of docs/scoreboard.md and README.md) and sizes.svg in {:.0} s{docs}",
@@ -156,15 +173,33 @@ pub fn run(args: Vec<OsString>) -> Result<(), Error> {
     Ok(())
 }
 
+/// The run's images (tagged `images:<row id>`): kept, or removed; says which.
+fn images_left(images: &str, keep: bool) -> String {
+    if keep {
+        return format!(
+            "kept the images, tagged {images}:<row id> (report.json's `image`); to remove them: \
+             docker images --format '{{{{.Repository}}}}:{{{{.Tag}}}}' {images} | xargs -r docker rmi"
+        );
+    }
+    match docker::remove_repository(images) {
+        Ok(n) => format!("removed the {n} images this run tagged {images}:<row id>"),
+        Err(e) => format!(
+            "could not remove this run's images ({}): run `docker images --format \
+             '{{{{.Repository}}}}:{{{{.Tag}}}}' {images} | xargs -r docker rmi`",
+            e.message
+        ),
+    }
+}
+
 /// Every phase of the measuring, in order; the record report.json holds.
-fn measure(opts: &Options) -> Result<Report, Error> {
+fn measure(opts: &Options, images: &str) -> Result<Report, Error> {
     let engine = docker::engine().map_err(|why| {
         Error::fail(format!(
             "the report builds and runs images, and no Docker engine answers ({why}): {}",
             docker::START_HINT
         ))
     })?;
-    contenders::ensure_tools()?;
+    packages::ensure()?;
     tools::ensure_binutils()?;
     let dir = crate::root().join("target/report");
     let message = DEFAULT_MESSAGE;
@@ -180,7 +215,7 @@ fn measure(opts: &Options) -> Result<Report, Error> {
 
     let mut notes = Vec::new();
     let mut rows = phases::contenders(&dir, message, host, &mut notes)?;
-    phases::check_each(&mut rows, &dir, message, host)?;
+    phases::check_each(&mut rows, &dir, message, host, images)?;
     phases::check_min_addr(&mut rows, message);
     phases::time_exec(&mut rows, opts.exec_runs)?;
     phases::time_docker(&mut rows, opts.docker_runs, message)?;
@@ -216,7 +251,7 @@ fn measure(opts: &Options) -> Result<Report, Error> {
 /// of the JSON (the headline, the sanity checks, the chart's bars).
 fn write_json(dir: &Path, report: &Report) -> Result<std::path::PathBuf, Error> {
     let mut json = report.to_json();
-    json["headline"] = render::headline(report).into();
+    json["headline"] = headline::headline(report).into();
     json["checks"] = render::sanity(report).into();
     json["chart"] = render::bars_json(&render::bars(report));
     let path = dir.join("report.json");
@@ -236,7 +271,7 @@ impl Drawn {
     fn of(report: &Report) -> Drawn {
         Drawn {
             scoreboard: render::scoreboard(report),
-            headline: render::headline(report),
+            headline: headline::headline(report),
             svg: chart::svg(&render::bars(report)),
         }
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::contenders::{self, BASELINE, BuiltFile};
 use super::data::{Checks, Kind, Outcome, Published, Row, Timing, Verdict};
 use super::measure;
-use super::verdict::{self, Cell, MinAddr, Runner, Subject};
+use super::verdict::{self, Cell, Runner, Subject};
 use crate::Error;
 use crate::build::hello;
 use crate::core::cmd;
@@ -17,6 +17,7 @@ use crate::core::files::{self, write, write_program};
 use crate::core::platform::{Layout, PLATFORMS, Platform};
 use crate::oci;
 use crate::run::docker;
+use crate::run::min_addr::MinAddr;
 
 /// `perf stat -r`: counts are deterministic enough that a few runs give the mean.
 pub const PERF_RUNS: u32 = 20;
@@ -45,6 +46,7 @@ impl Entry {
     pub fn into_row(self) -> Row {
         let mut row = self.row;
         row.file = self.file.map(|f| files::rel(&f.path));
+        row.image = self.tag;
         row
     }
 }
@@ -180,8 +182,14 @@ fn progress(i: usize, n: usize, label: &str, what: &str) {
 
 /// Each row in turn, with a progress line as it starts and ends: a reference
 /// tries its pull, the cheat runs both ways, and every other row's image is
-/// built, measured and checked (all checks but 5).
-pub fn check_each(rows: &mut [Entry], dir: &Path, message: &[u8], host: &str) -> Result<(), Error> {
+/// built (tagged `images:<row id>`), measured and checked (all checks but 5).
+pub fn check_each(
+    rows: &mut [Entry],
+    dir: &Path,
+    message: &[u8],
+    host: &str,
+    images: &str,
+) -> Result<(), Error> {
     let n = rows.len();
     let cheat_file = rows
         .iter()
@@ -193,9 +201,9 @@ pub fn check_each(rows: &mut [Entry], dir: &Path, message: &[u8], host: &str) ->
         progress(i, n, &e.row.label, "start");
         let done = match e.row.kind {
             Kind::Reference => reference(&mut e.row, contenders::REFERENCES),
-            Kind::Cheat => cheat_row(e, dir, message, cheat_file.as_deref())?,
+            Kind::Cheat => cheat_row(e, dir, message, cheat_file.as_deref(), images)?,
             Kind::Classic | Kind::Ours => {
-                image(e, dir, message, host)?;
+                image(e, dir, message, host, images)?;
                 checks(e, message)?
             }
         };
@@ -298,6 +306,7 @@ fn cheat_row(
     dir: &Path,
     message: &[u8],
     ours: Option<&Path>,
+    images: &str,
 ) -> Result<String, Error> {
     let row = &mut e.row;
     let ctx = dir.join(&row.id);
@@ -305,7 +314,7 @@ fn cheat_row(
     fs::create_dir_all(&vol).map_err(|err| files::io("create", &vol, err))?;
     let df = ctx.join("Dockerfile");
     write(&df, contenders::CHEAT_DOCKERFILE.as_bytes())?;
-    let tag = format!("hello-report:{}", row.id);
+    let tag = format!("{images}:{}", row.id);
     // The context holds only the Dockerfile and the volume's directory, which
     // the Dockerfile does not copy.
     measure::docker_build(&row.platform, &tag, &df, &ctx)?;
@@ -426,7 +435,7 @@ fn summary(checks: &Checks) -> String {
 }
 
 /// Builds the row's image, measures it, and checks what it prints, in `scratch` and natively.
-fn image(e: &mut Entry, dir: &Path, message: &[u8], host: &str) -> Result<(), Error> {
+fn image(e: &mut Entry, dir: &Path, message: &[u8], host: &str, images: &str) -> Result<(), Error> {
     let Some(file) = &e.file else {
         return Ok(());
     };
@@ -434,7 +443,7 @@ fn image(e: &mut Entry, dir: &Path, message: &[u8], host: &str) -> Result<(), Er
     let bytes = fs::read(&file.path).map_err(|err| files::io("read", &file.path, err))?;
     row.sizes.file_bytes = Some(bytes.len() as u64);
     row.sizes.file_sha256 = Some(oci::sha256(&bytes));
-    let tag = format!("hello-report:{}", row.id);
+    let tag = format!("{images}:{}", row.id);
     let (dockerfile, context): (PathBuf, PathBuf) = if row.kind == Kind::Ours {
         (crate::root().join("Dockerfile"), dir.join(&row.id))
     } else {

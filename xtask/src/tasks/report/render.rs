@@ -1,5 +1,5 @@
 //! What the report draws from report.json ([`Report`]): the table for stdout,
-//! the README's scoreboard and headline blocks, the chart's bars, and the
+//! docs/scoreboard.md's scoreboard block, the chart's bars, and the
 //! issue's sanity figures. Functions of the record alone.
 use serde_json::{Value, json};
 
@@ -156,44 +156,8 @@ pub fn scoreboard(report: &Report) -> String {
     t
 }
 
-/// The headline sentence: our smallest image that passes all seven checks,
-/// and this machine's platform's if that is another.
-pub fn headline(report: &Report) -> String {
-    let passing = |platform: Option<&str>| {
-        report
-            .rows
-            .iter()
-            .filter(|r| r.kind == Kind::Ours && r.is_well_behaved())
-            .filter(|r| platform.is_none_or(|p| r.platform == p))
-            .min_by_key(|r| r.sizes.image_bytes.unwrap_or(u64::MAX))
-    };
-    let Some(best) = passing(None) else {
-        return "No image of ours passed all seven checks in this run: see the Scoreboard".into();
-    };
-    let name = |r: &Row| {
-        format!(
-            "{} bytes for {} (`{}` layout)",
-            r.sizes.image_bytes.unwrap_or(0),
-            r.platform,
-            r.layout.as_deref().unwrap_or("?")
-        )
-    };
-    let mut s = format!(
-        "The smallest well-behaved Docker image that prints a message, built in Rust: {}",
-        name(best)
-    );
-    let host = report.host.as_str();
-    if host != best.platform
-        && let Some(h) = passing(Some(host))
-    {
-        s.push_str(&format!(", {}", name(h)));
-    }
-    s.push_str(". Every smaller contender on the Scoreboard fails one of its seven checks.");
-    s
-}
-
 /// The size the chart shows: measured, or for a reference row the published one.
-fn chart_bytes(r: &Row) -> Option<u64> {
+pub fn chart_bytes(r: &Row) -> Option<u64> {
     match r.kind {
         Kind::Reference => r.published.as_ref().map(|p| p.bytes),
         Kind::Classic | Kind::Cheat | Kind::Ours => r.sizes.image_bytes,
@@ -325,7 +289,7 @@ pub fn sanity(report: &Report) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// A small run: a published figure, the baseline, a classic that fails
@@ -378,7 +342,8 @@ mod tests {
       ]
     }"#;
 
-    fn report() -> Report {
+    /// The fixture [`RUN`], read.
+    pub fn report() -> Report {
         Report::from_json(&serde_json::from_str(RUN).unwrap()).unwrap()
     }
 
@@ -429,22 +394,6 @@ Published figures, typed in from their sources and not measured here:
 - alpine + echo: 5.61 MB, from issue 7.
 - tcc (dynamic, its default): 2.99 kB, from issue 7.
 "
-        );
-    }
-
-    #[test]
-    fn headline_names_the_smallest_well_behaved() {
-        let mut r = report();
-        assert_eq!(
-            headline(&r),
-            "The smallest well-behaved Docker image that prints a message, built in Rust: \
-             128 bytes for linux/amd64 (`tiny` layout). Every smaller contender on the \
-             Scoreboard fails one of its seven checks."
-        );
-        r.rows[3].verdict.as_mut().unwrap().well_behaved = Cell::No("fails check 7".into());
-        assert_eq!(
-            headline(&r),
-            "No image of ours passed all seven checks in this run: see the Scoreboard"
         );
     }
 

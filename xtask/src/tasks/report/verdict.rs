@@ -12,6 +12,7 @@ use super::data::Checks;
 use crate::Error;
 use crate::core::cmd;
 use crate::core::platform::Platform;
+use crate::run::min_addr::MinAddr;
 
 /// The checks, in table order: (key in report.json, column heading).
 pub const CHECKS: [(&str, &str); 7] = [
@@ -32,10 +33,6 @@ pub fn hardened_flags() -> Vec<&'static str> {
     flags.extend(["--network", "none"]);
     flags
 }
-
-/// `vm.mmap_min_addr` during check 5: Debian's and most distributions' default.
-pub const MIN_ADDR: u64 = 65536;
-const MIN_ADDR_PATH: &str = "/proc/sys/vm/mmap_min_addr";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cell {
@@ -220,57 +217,6 @@ fn cell(result: Result<Output, String>, rule: impl Fn(&Output) -> Cell) -> Cell 
     match result {
         Ok(out) => rule(&out),
         Err(why) => Cell::NotChecked(why),
-    }
-}
-
-/// What check 5 can do on this machine: switch to uid 65534 (root only) with
-/// `vm.mmap_min_addr` set to 65536.
-pub enum MinAddr {
-    /// Set (and restored when dropped); `old` is the value to restore, if it differed.
-    Set {
-        old: Option<String>,
-    },
-    Cannot(String),
-}
-
-impl MinAddr {
-    /// Sets `vm.mmap_min_addr` to 65536 for check 5; says why not where it cannot.
-    pub fn set() -> MinAddr {
-        let root = cmd::probe(Command::new("id").arg("-u"))
-            .is_some_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-        if !root {
-            return MinAddr::Cannot(
-                "needs root (to switch to uid 65534 and set vm.mmap_min_addr)".into(),
-            );
-        }
-        let old = match fs::read_to_string(MIN_ADDR_PATH) {
-            Ok(s) => s.trim().to_string(),
-            Err(e) => return MinAddr::Cannot(format!("cannot read {MIN_ADDR_PATH}: {e}")),
-        };
-        if old == MIN_ADDR.to_string() {
-            return MinAddr::Set { old: None };
-        }
-        if let Err(e) = fs::write(MIN_ADDR_PATH, MIN_ADDR.to_string()) {
-            return MinAddr::Cannot(format!("cannot set vm.mmap_min_addr = {MIN_ADDR}: {e}"));
-        }
-        eprintln!(
-            "set vm.mmap_min_addr = {MIN_ADDR} (was {old}) for check 5; restored at once after \
-             (if interrupted: sysctl vm.mmap_min_addr={old})"
-        );
-        MinAddr::Set { old: Some(old) }
-    }
-}
-
-impl Drop for MinAddr {
-    fn drop(&mut self) {
-        if let MinAddr::Set { old: Some(old) } = self {
-            match fs::write(MIN_ADDR_PATH, old.as_bytes()) {
-                Ok(()) => eprintln!("restored vm.mmap_min_addr = {old}"),
-                Err(e) => eprintln!(
-                    "error: could not restore vm.mmap_min_addr = {old} ({e}): run `sysctl vm.mmap_min_addr={old}`"
-                ),
-            }
-        }
     }
 }
 
