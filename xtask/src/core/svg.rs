@@ -99,7 +99,7 @@ mod tests {
             r#"<line x1="1" class="goal"/>"#
         );
         assert_eq!(text_width("10 ms", 10.0, false), 30.0);
-        assert!((text_width("é", 10.0, true) - 6.6).abs() < 1e-9);
+        assert!((text_width("é", 10.0, true) - 6.8).abs() < 1e-9);
     }
 
     #[test]
