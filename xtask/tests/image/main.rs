@@ -1,6 +1,7 @@
 //! The image without a Docker daemon: `cargo xtask image` (run by `dist`) and
 //! `cargo xtask publish`. The OCI layout's bytes, their reproducibility, and
 //! what Docker 20.10, skopeo and a real registry make of them.
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::*;

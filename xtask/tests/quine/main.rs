@@ -2,9 +2,10 @@
 //! the `docker load` archive `cargo xtask dist --program quine` writes; loaded,
 //! it is the image that printed it (same ID), and so on for every generation;
 //! its SHA-256 agrees with the `sha2` crate.
+#[path = "../common/mod.rs"]
 mod common;
 
-#[path = "../../hello/src/sha256.rs"]
+#[path = "../../../hello/src/sha256.rs"]
 mod sha256;
 
 use common::*;

@@ -5,6 +5,7 @@
 //! headline and the committed chart docs/sizes.svg agree with
 //! target/report/report.json, and the run leaves the checkout as it was (it
 //! writes under target/ only).
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::*;

@@ -4,6 +4,7 @@
 //! default layout is the portable one), and its image runs with
 //! `docker run --platform`. Files for other architectures run under
 //! qemu-user (Debian's qemu-user-static), which `.ci/run` installs.
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::*;

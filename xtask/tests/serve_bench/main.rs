@@ -4,6 +4,7 @@
 //! run's committed results, docs/serve-bench.json. The tables' ratios and the
 //! goals' verdicts are recomputed here from the raw numbers, against goals
 //! stated here, so the code under test does not judge itself.
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::*;

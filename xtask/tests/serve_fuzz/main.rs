@@ -15,6 +15,7 @@
 //! Each disagreement that stands is listed in [`STANDING`], with the words of
 //! the RFC that allow our side; any other fails the test, printed with the
 //! request's bytes. Deterministic: the generator is a seeded PRNG.
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::*;

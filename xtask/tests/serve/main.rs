@@ -5,6 +5,7 @@
 //! free a moment before (tests run in parallel, with other helpers' tests on
 //! the same machine, and their clients' ports come from the ephemeral range),
 //! and talks to 127.0.0.1 or ::1 only.
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::*;
