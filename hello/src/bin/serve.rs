@@ -327,7 +327,7 @@ mod server {
             0,
         ));
         // Three options no new TCP socket refuses (valid levels, names and sizes),
-        // so their results are not checked (tests/serve.rs reaches the server
+        // so their results are not checked (tests/serve/ reaches the server
         // over both IPv4 and IPv6, which the second one makes possible).
         // A restarted server can bind while old connections sit in TIME_WAIT.
         sys::setsockopt(listener, sys::SOL_SOCKET, sys::SO_REUSEADDR, &1u32);

@@ -1,4 +1,4 @@
-//! `serve` under hostile clients (tests/serve_hostile.rs, tests/serve_fuzz.rs):
+//! `serve` under hostile clients (tests/serve_hostile.rs, tests/serve_fuzz/):
 //! building it, running it, and reading its responses byte by byte.
 
 use std::fs;
