@@ -451,18 +451,8 @@ fn hardened_container_holds_1000_half_requests_in_16m() {
     let _load = load();
     let dmesg_before = dmesg();
     let name = format!("hello-serve-hostile-{}-16m", std::process::id());
-    let mut args = vec![
-        "run",
-        "-d",
-        "--rm",
-        "--pull",
-        "never",
-        "--network",
-        "host",
-        "--name",
-        &name,
-    ];
     // HARDENED, with 16 MiB instead of its --memory.
+    let mut args = Vec::new();
     let mut flags = HARDENED.iter();
     while let Some(&f) = flags.next() {
         if f == "--memory" {
@@ -471,11 +461,11 @@ fn hardened_container_holds_1000_half_requests_in_16m() {
             args.push(f);
         }
     }
-    args.extend_from_slice(&["--memory", "16m", &tag]);
-    let out = docker(&args);
+    args.extend_from_slice(&["--memory", "16m"]);
+    let out = docker_serve(&name, &tag, &args);
     assert!(
         out.status.success(),
-        "docker {}: {}",
+        "docker run {} {tag}: {}",
         args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -548,13 +538,4 @@ fn dmesg() -> Vec<String> {
         .lines()
         .map(str::to_string)
         .collect()
-}
-
-/// Removes the container when dropped.
-struct Container(String);
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        let _ = docker(&["rm", "-f", &self.0]);
-    }
 }

@@ -124,7 +124,7 @@ pub fn sha256(bytes: &[u8]) -> String {
 /// The `platform` object of the index and the same fields of the config:
 /// `os`, `architecture` and, if any, `variant`, from Docker's platform string
 /// (`linux/amd64`, `linux/arm/v7`).
-pub(crate) fn platform_json(docker: &str) -> serde_json::Map<String, Value> {
+fn platform_json(docker: &str) -> serde_json::Map<String, Value> {
     let mut parts = docker.splitn(3, '/');
     let mut map = serde_json::Map::new();
     map.insert("os".into(), parts.next().unwrap_or_default().into());
@@ -188,7 +188,7 @@ pub fn image(platform: &'static Platform, file: &[u8], mtime: u64) -> Result<Ima
     })
 }
 
-pub(crate) fn index_of(manifests: Vec<Value>) -> Blob {
+fn index_of(manifests: Vec<Value>) -> Blob {
     Blob::json(
         INDEX_TYPE,
         &json!({

@@ -2,12 +2,11 @@
 //! prints of itself, written here from its file, and their OCI layout.
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::tar::{Tar, gzip};
 use super::{
-    Blob, Image, Images, LAYER_TYPE, LAYOUT_TAG, config_blob, index_of, manifest_blob,
-    platform_json, sha256, write_layout,
+    Blob, Image, LAYER_TYPE, LAYOUT_TAG, config_blob, indexed, manifest_blob, sha256, write_layout,
 };
 use crate::Error;
 use crate::core::files::{rel, write_atomic};
@@ -100,19 +99,7 @@ pub fn write_quine(quines: Vec<Quine>) -> Result<(), Error> {
             println!("wrote {} (this machine's platform)", rel(&out));
         }
     }
-    let images: Vec<Image> = quines.into_iter().map(|q| q.image).collect();
-    let manifests = images
-        .iter()
-        .map(|i| {
-            let mut d = i.manifest.descriptor();
-            d["platform"] = Value::Object(platform_json(i.platform.docker));
-            d
-        })
-        .collect();
-    let images = Images {
-        images,
-        index: index_of(manifests),
-    };
+    let images = indexed(quines.into_iter().map(|q| q.image).collect());
     let layout = root.join(QUINE_LAYOUT);
     write_layout(&images, &layout)?;
     println!(

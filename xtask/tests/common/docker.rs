@@ -176,3 +176,30 @@ impl Drop for Registry {
         let _ = fs::remove_dir_all(&self.dir);
     }
 }
+
+/// `docker run` flags for a server container on this machine: host network.
+pub fn docker_serve(name: &str, tag: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "-d",
+        "--rm",
+        "--pull",
+        "never",
+        "--network",
+        "host",
+        "--name",
+        name,
+    ];
+    args.extend_from_slice(extra);
+    args.push(tag);
+    docker(&args)
+}
+
+/// Removes the container when dropped.
+pub struct Container(pub String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.0]);
+    }
+}

@@ -203,33 +203,6 @@ pub(crate) fn assert_protocol(port: u16) {
     assert_serves(port, "500 idle connections closed");
 }
 
-/// `docker run` flags for a server container on this machine: host network.
-pub(crate) fn docker_serve(name: &str, tag: &str, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "run",
-        "-d",
-        "--rm",
-        "--pull",
-        "never",
-        "--network",
-        "host",
-        "--name",
-        name,
-    ];
-    args.extend_from_slice(extra);
-    args.push(tag);
-    docker(&args)
-}
-
-/// Removes the container when dropped.
-pub(crate) struct Container(pub(crate) String);
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        let _ = docker(&["rm", "-f", &self.0]);
-    }
-}
-
 /// Waits until a server listens on `port`.
 pub(crate) fn wait_listening(port: u16) {
     let start = Instant::now();
