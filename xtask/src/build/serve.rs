@@ -140,28 +140,32 @@ pub fn config(
 }
 
 /// The size budget with the default page and type, per platform; `None` where
-/// `serve` is not built. linker/serve-<arch>.ld asserts the same number.
+/// `serve` is not built. hello/build.rs gives linker/serve.ld.in the same
+/// number (SERVE_BUDGET). Every platform's file is also at most
+/// [`MAX_RATIO_PERCENT`] of amd64's (tests/serve/ measures it).
 pub fn budget(platform: &Platform) -> Option<u64> {
-    match platform.arch() {
-        "x86_64" => Some(BUDGET_AMD64),
-        "aarch64" => Some(BUDGET_ARM64),
-        _ => None,
-    }
+    Some(if platform.arch() == "x86_64" {
+        BUDGET_AMD64
+    } else {
+        BUDGET_AMD64 * MAX_RATIO_PERCENT / 100
+    })
 }
 
-/// The budgets (issue 18 asks for 4096 bytes on amd64).
+/// The budget on amd64 (issue 18 asks for 4096 bytes); the other platforms'
+/// is [`MAX_RATIO_PERCENT`] of it.
 pub const BUDGET_AMD64: u64 = 8192;
-pub const BUDGET_ARM64: u64 = 8192;
+/// Every platform's file, with the default page, is at most 125% of amd64's (issue 20).
+pub const MAX_RATIO_PERCENT: u64 = 125;
 /// The goal, beyond the budget: 2 KiB.
 pub const GOAL: u64 = 2048;
 
-/// Refuses platforms `serve` has no system calls and linker script for.
+/// Refuses platforms `serve` has no system calls and linker script for: none
+/// today, since every platform of the table has both.
 pub fn check_platforms(platforms: &[&'static Platform]) -> Result<(), Error> {
     for p in platforms {
         if budget(p).is_none() {
             return Err(Error::usage(format!(
-                "--program serve is built for linux/amd64 and linux/arm64 only (its system calls \
-                 are in hello/src/sys/calls.rs for x86-64 and arm64), not {}: give one of those",
+                "--program serve is not built for {}: give another --platform",
                 p.docker
             )));
         }
@@ -191,9 +195,9 @@ pub fn build(platform: &Platform, config: &Config) -> Result<Built, Error> {
         ),
         ("HELLO_SERVE_PORT", config.port.to_string().into()),
     ];
-    // x86-64 enters `_start` with the stack 16-byte aligned, not 8 past it as
-    // after a call: have LLVM realign any frame that needs alignment.
-    let rustflags: &[&str] = if platform.arch() == "x86_64" {
+    // x86-64 and x86 enter `_start` with the stack 16-byte aligned, not 8 (4)
+    // past it as after a call: have LLVM realign any frame that needs alignment.
+    let rustflags: &[&str] = if matches!(platform.arch(), "x86_64" | "x86") {
         &["-C", "llvm-args=-stackrealign"]
     } else {
         &[]
