@@ -75,9 +75,18 @@ impl Sha256 {
         // roots of the first 64.
         let mut p: u64 = 1;
         for i in 0..64 {
-            // The next prime: no divisor from 2 up to p - 1.
+            // The next prime: no divisor from 2 up to p - 1. A divisor's
+            // multiples are counted up to p, not found by division: on 32-bit
+            // architectures a u64 remainder is a call into compiler_builtins
+            // (hundreds of bytes), and on Arm so is a u32 one.
             p += 1;
-            while (2..p).any(|d| p.is_multiple_of(d)) {
+            while (2..p).any(|d| {
+                let mut m = d;
+                while m < p {
+                    m += d;
+                }
+                m == p
+            }) {
                 p += 1;
             }
             self.k[i] = root(p, 3);
@@ -89,14 +98,16 @@ impl Sha256 {
         // The padded message: the data, 0x80, zeros, and the length in bits as
         // a big-endian u64, in whole 64-byte blocks.
         let total = (len + 9).next_multiple_of(64);
-        let bits = (len as u64).wrapping_mul(8);
+        // As bytes, not shifted out of a u64: a u64 shift by a variable is a
+        // call into compiler_builtins on 32-bit Arm.
+        let bits = (len as u64).wrapping_mul(8).to_be_bytes();
         for k in 0..total {
             let byte = if let Some(&b) = data.get(k) {
                 b
             } else if k == len {
                 0x80
-            } else if k >= total - 8 {
-                (bits >> ((total - 1 - k) * 8)) as u8
+            } else if let Some(&b) = bits.get(k.wrapping_sub(total - 8)) {
+                b
             } else {
                 0
             };

@@ -6,7 +6,7 @@ use crate::core::platform::{Layout, Platform, Program};
 
 /// The quine's size budget in bytes, on every platform (issue 12); its linker
 /// scripts assert the same (QUINE_MAX_FILE).
-pub const QUINE_MAX: u64 = 2048;
+pub const QUINE_MAX: u64 = 2560;
 
 /// Builds the quine for `platform`, and checks it.
 pub fn build(platform: &Platform) -> Result<Built, Error> {

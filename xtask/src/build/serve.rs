@@ -144,6 +144,9 @@ pub fn config(
 /// number (SERVE_BUDGET). Every platform's file is also at most
 /// [`MAX_RATIO_PERCENT`] of amd64's (tests/serve/ measures it).
 pub fn budget(platform: &Platform) -> Option<u64> {
+    if Program::Serve.not_built(platform).is_some() {
+        return None;
+    }
     Some(if platform.arch() == "x86_64" {
         BUDGET_AMD64
     } else {
@@ -159,13 +162,13 @@ pub const MAX_RATIO_PERCENT: u64 = 125;
 /// The goal, beyond the budget: 2 KiB.
 pub const GOAL: u64 = 2048;
 
-/// Refuses platforms `serve` has no system calls and linker script for: none
-/// today, since every platform of the table has both.
+/// Refuses the platforms `serve` is not built for (core/platform.rs,
+/// `Program::not_built`, says which and why).
 pub fn check_platforms(platforms: &[&'static Platform]) -> Result<(), Error> {
     for p in platforms {
-        if budget(p).is_none() {
+        if let Some(why) = Program::Serve.not_built(p) {
             return Err(Error::usage(format!(
-                "--program serve is not built for {}: give another --platform",
+                "--program serve is not built for {}: {why}; give another --platform",
                 p.docker
             )));
         }

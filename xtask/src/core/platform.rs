@@ -302,7 +302,27 @@ impl Program {
     pub fn parse(s: &str) -> Option<Program> {
         Program::ALL.into_iter().find(|p| p.name() == s)
     }
+
+    /// Why this program is not built for `platform`, if it is not.
+    pub fn not_built(self, platform: &Platform) -> Option<&'static str> {
+        let thumb1_only = matches!(platform.docker, "linux/arm/v6" | "linux/arm/v5");
+        (self != Program::Hello && thumb1_only).then_some(NOT_THUMB1)
+    }
+
+    /// The platforms this program is built for, in the table's order.
+    pub fn platforms(self) -> impl Iterator<Item = &'static Platform> {
+        PLATFORMS
+            .iter()
+            .filter(move |p| self.not_built(p).is_none())
+    }
 }
+
+/// Why the quine and serve are not built for linux/arm/v6 and linux/arm/v5.
+pub const NOT_THUMB1: &str = "the only arm target rustup ships here is \
+    thumbv7neon-unknown-linux-gnueabihf, whose code generation emits 32-bit Thumb-2 \
+    instructions (movw, push.w), which ARMv6 and ARMv5 CPUs lack, even with their \
+    target-cpu; hello's one function happens to fit 16-bit Thumb, the quine and serve do \
+    not (qemu's arm1176 and arm926 stop at the first one)";
 
 /// `--layout VALUE`, for the tasks that take one.
 pub fn layout_option(v: &str) -> Result<Layout, crate::Error> {

@@ -31,8 +31,8 @@ hello:<os>-<arch>[-<variant>] (and hello:latest for this machine's platform).
 Then writes target/dist/oci and target/dist/hello-image.tar from the files
 this run built, without Docker (cargo xtask image --help).
 
-With --program quine: builds target/dist/<os>-<arch>/quine (linux/amd64 and
-linux/arm64; --platform all means those two), checks that what it prints is
+With --program quine: builds target/dist/<os>-<arch>/quine (every platform
+but linux/arm/v6 and v5; --platform all means those), checks that what it prints is
 byte for byte the docker load archive the image code writes from it, writes
 that archive to target/dist/<os>-<arch>/quine-image.tar (and, for this
 machine, target/dist/quine and target/dist/quine-image.tar) and the OCI
@@ -63,7 +63,8 @@ Options:
                          and exits 0
   -h, --help             print this help
 
-For --program serve (linux/amd64 and linux/arm64):
+For --program serve (every platform but linux/arm/v6 and v5; --platform all
+means those):
   --page-file PATH       the page it serves, 1 byte to 1 MiB (default: a small
                          HTML Hello World); its type comes from the extension
   --content-type TYPE    the page's Content-Type, whatever the extension
@@ -216,7 +217,11 @@ pub fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
             )));
         }
     }
+    let mut platforms = platforms;
     if program == Program::Serve {
+        if all_platforms {
+            platforms.retain(|p| program.not_built(p).is_none());
+        }
         serve::check_platforms(&platforms)?;
     }
     if tag.is_some() && platforms.len() > 1 {

@@ -16,10 +16,22 @@ use crate::oci::{
 };
 use crate::run::{NotRun, docker, qemu};
 
-/// The quine is built for every platform of the table (linker/quine.ld.in in
-/// each class's layout): nothing to refuse. Kept as the one place a platform
-/// without a quine would be refused.
-pub fn check_platforms(_opts: &mut Options) -> Result<(), Error> {
+/// The quine is not built for some platforms (core/platform.rs,
+/// `Program::not_built`, says which and why): `--platform all` means the
+/// others, and one of them is refused.
+pub fn check_platforms(opts: &mut Options) -> Result<(), Error> {
+    if opts.all_platforms {
+        opts.platforms
+            .retain(|p| Program::Quine.not_built(p).is_none());
+    }
+    for p in &opts.platforms {
+        if let Some(why) = Program::Quine.not_built(p) {
+            return Err(Error::usage(format!(
+                "--program quine is not built for {}: {why}; give another --platform",
+                p.docker
+            )));
+        }
+    }
     Ok(())
 }
 
