@@ -1,0 +1,192 @@
+//! `serve` on every platform it is built for: the file under qemu-user (with
+//! the platform's CPU), then its image through `docker run --platform` on the
+//! host network: GET, HEAD and 405 byte for byte, `docker stop` under 1 s.
+//! One test per platform, so that the harness runs their servers side by
+//! side (each build holds the lock); and the sizes, nine rows, in docs/serve.md.
+
+use super::*;
+use xtask::core::platform::{PLATFORMS, Platform, Program};
+
+/// The exact bytes of a 405 to `POST` (its Date checked, then left as `DATE`): the
+/// status line, Allow, no body, and the close.
+fn assert_405(port: u16, what: &str) {
+    let mut c = Conn::open(port);
+    let _ = c
+        .stream
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nx=1");
+    // `response` checks the Date and leaves it as `Date: DATE`.
+    let (head, body) = c.response();
+    assert_eq!(
+        head,
+        "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\n\
+         Date: DATE\r\nConnection: close\r\n\r\n",
+        "{what}: POST"
+    );
+    assert!(body.is_empty() && c.closed(), "{what}: POST: body or open");
+}
+
+/// GET (three URLs, IPv4 and IPv6) and HEAD through curl, and 405, all
+/// byte for byte.
+fn assert_get_head_405(port: u16, what: &str) {
+    assert_curl(port, what);
+    assert_405(port, what);
+}
+
+/// The whole check of one platform (see the module's docs).
+fn serves_on(platform_name: &str) {
+    let platform = Platform::find(platform_name).unwrap();
+    let test = format!("serve_on_{}", platform.dir_name());
+    if !tool_available(&test, "curl", "apt-get install -y curl") {
+        return;
+    }
+    let qemu = match platform.qemu_program() {
+        Ok(q) => q,
+        Err(why) => {
+            skip(&test, &why, "apt-get install -y qemu-user-static");
+            return;
+        }
+    };
+    let port = free_port();
+    let file = build(
+        platform_name,
+        &platform.dir_name(),
+        &["--port", &port.to_string()],
+    );
+    let mut cmd = Command::new(&qemu);
+    if let Some(cpu) = platform.qemu_cpu {
+        cmd.args(["-cpu", cpu]);
+    }
+    cmd.arg(&file);
+    let what = format!("{platform_name} under {}", qemu.display());
+    let mut server = Server::start(cmd, port);
+    assert_get_head_405(port, &what);
+    let (status, _) = server.stop();
+    assert_eq!(status.code(), Some(0), "{what}: SIGTERM: exit status");
+    drop(server);
+
+    if !docker_available(&test) {
+        return;
+    }
+    let tag = format!(
+        "hello-serve-test:{}-{}",
+        platform.dir_name(),
+        std::process::id()
+    );
+    {
+        let _g = lock();
+        // The same port, now free again: the same file, so no new build.
+        xtask_ok(&[
+            "dist",
+            "--program",
+            "serve",
+            "--platform",
+            platform_name,
+            "--port",
+            &port.to_string(),
+            "--tag",
+            &tag,
+        ]);
+    }
+    let name = format!(
+        "hello-serve-test-{}-{}",
+        std::process::id(),
+        platform.dir_name()
+    );
+    let out = docker_serve(&name, &tag, &["--platform", platform_name]);
+    let what = format!("docker run --platform {platform_name}");
+    assert!(out.status.success(), "{what}: {out:?}");
+    let _c = Container(name.clone());
+    wait_listening(port);
+    assert_get_head_405(port, &what);
+    let took = docker_stop(&name);
+    // Issue 18 asks for a docker stop under 1 s (arm64's slowest under load: 367 ms).
+    assert!(
+        took < Duration::from_secs(1),
+        "{what}: docker stop took {took:?}"
+    );
+    let _ = docker(&["rmi", &tag]);
+}
+
+/// One `#[test]` per platform serve is built for but amd64 (serves_natively and
+/// serves_in_docker check amd64); `every_built_platform_has_its_test` checks the list.
+macro_rules! platforms {
+    ($($name:ident: $docker:literal,)*) => {
+        $(#[test]
+        fn $name() {
+            serves_on($docker);
+        })*
+        const TESTED: &[&str] = &[$($docker),*];
+    };
+}
+
+platforms! {
+    serve_on_linux_386: "linux/386",
+    serve_on_linux_arm64: "linux/arm64",
+    serve_on_linux_arm_v7: "linux/arm/v7",
+    serve_on_linux_riscv64: "linux/riscv64",
+    serve_on_linux_s390x: "linux/s390x",
+    serve_on_linux_ppc64le: "linux/ppc64le",
+}
+
+#[test]
+fn every_built_platform_has_its_test() {
+    let built: Vec<&str> = Program::Serve
+        .platforms()
+        .map(|p| p.docker)
+        .filter(|&p| p != "linux/amd64")
+        .collect();
+    assert_eq!(TESTED, built, "add the new platform's test to platforms!");
+}
+
+/// docs/serve.md's table: every platform's file with the default page, each
+/// within its budget and within 125% of amd64's; the platforms serve is not
+/// built for say so.
+#[test]
+fn sizes_in_readme() {
+    // The port does not change the size; a free one lets dist try the file.
+    let port = free_port().to_string();
+    let mut sizes = Vec::new();
+    for p in Program::Serve.platforms() {
+        let file = build(
+            p.docker,
+            &format!("size-{}", p.dir_name()),
+            &["--port", &port],
+        );
+        sizes.push((p.docker, std::fs::metadata(file).unwrap().len() as usize));
+    }
+    let amd64 = sizes[0].1;
+    let mut table = String::from(
+        "| `serve`, default page | bytes | of amd64's | budget | goal |\n|---|---:|---:|---:|---:|\n",
+    );
+    for p in PLATFORMS {
+        let Some(&(_, n)) = sizes.iter().find(|(d, _)| *d == p.docker) else {
+            table.push_str(&format!(
+                "| {} | not built (docs/not-done.md) | | | |\n",
+                p.docker
+            ));
+            continue;
+        };
+        let budget = if p.docker == "linux/amd64" {
+            BUDGET_AMD64
+        } else {
+            BUDGET_OTHERS
+        };
+        assert!(n <= budget, "serve {}: {n} bytes, over {budget}", p.docker);
+        assert!(
+            n * 100 <= amd64 * 125,
+            "serve {}: {n} bytes, more than 125% of amd64's {amd64}",
+            p.docker
+        );
+        let goal = if n <= GOAL {
+            "met".to_string()
+        } else {
+            format!("missed by {} bytes", n - GOAL)
+        };
+        table.push_str(&format!(
+            "| {} | {n} | {}% | {budget} | {GOAL} ({goal}) |\n",
+            p.docker,
+            n * 100 / amd64
+        ));
+    }
+    assert_page_block("docs/serve.md", "serve-sizes", &table);
+}
