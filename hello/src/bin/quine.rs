@@ -156,7 +156,7 @@ mod quine {
     /// This program's file, as the kernel mapped it.
     #[allow(unsafe_code)]
     fn own_file() -> &'static [u8] {
-        // SAFETY: linker/quine-<arch>.ld maps the whole file read-only, from file
+        // SAFETY: linker/quine.ld.in maps the whole file read-only, from file
         // offset 0 (__quine_start) to its end (__quine_end), in one PT_LOAD
         // segment that stays mapped for the life of the process and that nothing
         // writes; the two symbols are in the same mapping, start before end.
