@@ -215,8 +215,15 @@ fn script(
             Some(what.to_string()),
         ),
     };
-    let entry = if a.thumb {
+    // Thumb code, unless this build's flags turn Thumb off (the quine on ARMv6
+    // and ARMv5: xtask/src/build/quine.rs, arm_state_flags); cargo passes the
+    // flags to this script, and reruns it when they change.
+    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let thumb = a.thumb && !flags.split('\x1f').any(|f| f.contains("-thumb-mode"));
+    let entry = if thumb {
         "bit 0 set: start in Thumb state"
+    } else if a.thumb {
+        "the address of `_start`, bit 0 clear: start in ARM state (this build turns Thumb off)"
     } else {
         "the address of `_start`"
     };
@@ -232,7 +239,7 @@ fn script(
             ("E_FLAGS_WHAT", e_flags_what),
             ("TRAP_SIZE", Some(a.trap.0.to_string())),
             ("TRAP", Some(a.trap.1.to_string())),
-            ("ENTRY_BIT", Some(u8::from(a.thumb).to_string())),
+            ("ENTRY_BIT", Some(u8::from(thumb).to_string())),
             ("ENTRY", Some(entry.to_string())),
             ("SECTIONS", a.sections.map(|name| read(&linker.join(name)))),
             ("BODY", Some(part(&own, "BODY"))),

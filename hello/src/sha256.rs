@@ -13,26 +13,28 @@
 /// The low 32 bits of `p`'s `n`th root (n = 2 or 3) times 2^32, that is, the
 /// first 32 bits of the root's fractional part: found bit by bit from the
 /// top, each kept if the power stays at most p * 2^(32n). Roots below 2^35
-/// (primes below 2^9), so the powers fit a u128.
+/// (primes below 2^9), so the powers (and p * 2^96) fit a u128.
 fn root(p: u64, n: u32) -> u32 {
-    // Constant shifts: a u128 shift by a variable calls compiler_builtins.
-    let x = if n == 3 {
-        u128::from(p) << 96
-    } else {
-        u128::from(p) << 64
-    };
+    // One constant shift: a u128 (or, on 32-bit Arm, u64) shift by a variable
+    // calls compiler_builtins, and LLVM makes one of two shifts of `p` chosen
+    // by `n`. So a square is compared as square * 2^32 with p * 2^96.
+    let x = u128::from(p) << 96;
     let mut r: u64 = 0;
-    for bit in (0..35).rev() {
-        let t = r | 1 << bit;
+    // Bit 34 down to bit 0, halved each step: a u64 shift by a variable is a
+    // call into compiler_builtins on 32-bit Arm (and one by 1 is not).
+    let mut bit: u64 = 1 << 34;
+    while bit != 0 {
+        let t = r | bit;
         let square = u128::from(t) * u128::from(t);
         let power = if n == 3 {
             square * u128::from(t)
         } else {
-            square
+            square << 32
         };
         if power <= x {
             r = t;
         }
+        bit >>= 1;
     }
     r as u32
 }

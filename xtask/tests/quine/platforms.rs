@@ -89,6 +89,8 @@ platforms! {
     quine_on_linux_386: "linux/386",
     quine_on_linux_arm64: "linux/arm64",
     quine_on_linux_arm_v7: "linux/arm/v7",
+    quine_on_linux_arm_v6: "linux/arm/v6",
+    quine_on_linux_arm_v5: "linux/arm/v5",
     quine_on_linux_riscv64: "linux/riscv64",
     quine_on_linux_s390x: "linux/s390x",
     quine_on_linux_ppc64le: "linux/ppc64le",

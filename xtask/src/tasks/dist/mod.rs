@@ -31,8 +31,8 @@ hello:<os>-<arch>[-<variant>] (and hello:latest for this machine's platform).
 Then writes target/dist/oci and target/dist/hello-image.tar from the files
 this run built, without Docker (cargo xtask image --help).
 
-With --program quine: builds target/dist/<os>-<arch>/quine (every platform
-but linux/arm/v6 and v5; --platform all means those), checks that what it prints is
+With --program quine: builds target/dist/<os>-<arch>/quine (every platform;
+in ARM state, not Thumb, on linux/arm/v6 and v5), checks that what it prints is
 byte for byte the docker load archive the image code writes from it, writes
 that archive to target/dist/<os>-<arch>/quine-image.tar (and, for this
 machine, target/dist/quine and target/dist/quine-image.tar) and the OCI
