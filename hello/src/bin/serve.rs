@@ -104,9 +104,10 @@ mod server {
     const ERROR_HEAD: &[u8] = b"Content-Length: 0\r\nDate: ";
     /// The ends of a response head, after the date: the connection closes, stays
     /// open (HTTP/1.1), or stays open as an HTTP/1.0 client asked.
-    const CLOSE: &[u8] = b"Connection: close\r\n\r\n";
-    const KEEP: &[u8] = b"\r\n";
-    const KEEP_ALIVE: &[u8] = b"Connection: keep-alive\r\n\r\n";
+    /// `Connection: close` and CR LF (`..CLOSE_LEN`), `Connection: keep-alive`
+    /// and CR LF (`CLOSE_LEN..`), whose last two bytes are the plain end.
+    const TAILS: &[u8] = b"Connection: close\r\n\r\nConnection: keep-alive\r\n\r\n";
+    const CLOSE_LEN: usize = 21;
 
     /// What a slot's connection is doing (`state`). `FREE` is zero: a fresh
     /// table is all free.
@@ -174,10 +175,9 @@ mod server {
 
     /// The words the parser looks for, each ending in NUL: methods (matched
     /// exactly), then field names and values (matched without case). Bit k of
-    /// `m` is the word at `WORD_AT[k]`.
+    /// `m` is the k-th word.
     const WORDS: &[u8] =
         b"GET\0HEAD\0host\0connection\0content-length\0transfer-encoding\0close\0keep-alive\0chunked\0";
-    const WORD_AT: [usize; 9] = [0, 4, 9, 14, 25, 40, 58, 64, 75];
     const W_GET: u16 = 1;
     const W_HEAD: u16 = 2;
     const W_HOST: u16 = 4;
@@ -348,7 +348,8 @@ mod server {
         // One process per CPU this one may run on.
         let mut mask = [0u64; 4];
         sys::cpus(&mut mask);
-        let cpus: u32 = mask.iter().map(|w| w.count_ones()).sum();
+        // Bit by bit: `count_ones` without POPCNT is a longer routine.
+        let cpus = (0..256).map(|i| mask[i / 64] >> (i % 64) & 1).sum::<u64>();
         let mut workers = [0u32; MAX_WORKERS];
         let mut n = 0;
         let first = sys::getpid();
@@ -488,7 +489,8 @@ mod server {
         loop {
             let n = sys::epoll_wait(ep, &mut events, if stop_at == 0 { 1000 } else { 50 });
             let [s, ns] = sys::clock(sys::CLOCK_MONOTONIC);
-            let ms = s * 1000 + ns / 1_000_000;
+            // Milliseconds near enough: 1/1024 s, shifts instead of divisions.
+            let ms = s << 10 | ns >> 20;
             let wall = sys::clock(sys::CLOCK_REALTIME)[0] as u32;
             let secs = s as u32;
             for event in events.iter().take(n.max(0) as usize) {
@@ -674,17 +676,30 @@ mod server {
     /// response's whole length).
     fn send(fd: u32, slot: &Slot) -> (isize, usize) {
         let date = date(slot.date);
+        // One string each for the ends and the error status lines: slices of
+        // them cost fewer bytes than a table of separate strings.
         let tail = if slot.flags & CLOSES != 0 {
-            CLOSE
+            &TAILS[..CLOSE_LEN]
         } else if slot.flags & KEEPS_1_0 != 0 {
-            KEEP_ALIVE
+            &TAILS[CLOSE_LEN..]
         } else {
-            KEEP
+            &TAILS[TAILS.len() - 2..]
         };
-        let (first, second, body): (&[u8], &[u8], &[u8]) = match slot.reply {
-            OK if slot.flags & HEAD_ONLY != 0 => (&HEAD, &[], &[]),
-            OK => (&HEAD, &[], &PAGE),
-            reply => (status(reply), ERROR_HEAD, &[]),
+        let r = slot.reply as usize;
+        let (first, second, body): (&[u8], &[u8], &[u8]) = if r == OK as usize {
+            (
+                &HEAD,
+                &[],
+                if slot.flags & HEAD_ONLY != 0 {
+                    &[]
+                } else {
+                    &PAGE
+                },
+            )
+        } else {
+            let start = STATUS_END[r - 1] as usize;
+            let end = STATUS_END[r] as usize;
+            (STATUS.get(start..end).unwrap_or_default(), ERROR_HEAD, &[])
         };
         let mut skip = slot.sent as usize;
         let mut total = 0;
@@ -692,33 +707,42 @@ mod server {
             let s = skip.min(part.len());
             skip -= s;
             total += part.len();
-            IoVec::new(&part[s..])
+            IoVec::new(part.get(s..).unwrap_or_default())
         });
         (sys::writev(fd, &iov), total)
     }
 
-    /// An error's status line (and, for 405, the Allow header).
-    fn status(reply: u8) -> &'static [u8] {
-        match reply {
-            NOT_ALLOWED => b"HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n",
-            TOO_LARGE => b"HTTP/1.1 413 Content Too Large\r\n",
-            URI_TOO_LONG => b"HTTP/1.1 414 URI Too Long\r\n",
-            HEAD_TOO_LARGE => b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
-            NOT_IMPLEMENTED => b"HTTP/1.1 501 Not Implemented\r\n",
-            _ => b"HTTP/1.1 400 Bad Request\r\n",
+    /// The error status lines (and, for 405, the Allow header), in `reply`
+    /// order from BAD_REQUEST; `STATUS_END[r]` is where reply `r`'s ends.
+    const STATUS: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
+        HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n\
+        HTTP/1.1 413 Content Too Large\r\n\
+        HTTP/1.1 414 URI Too Long\r\n\
+        HTTP/1.1 431 Request Header Fields Too Large\r\n\
+        HTTP/1.1 501 Not Implemented\r\n";
+    const STATUS_END: [u8; 7] = {
+        let mut ends = [0u8; 7];
+        let (mut i, mut k) = (0, 1);
+        while i < STATUS.len() {
+            if STATUS[i] == b'\n' && (i + 1 == STATUS.len() || STATUS[i + 1] == b'H') {
+                ends[k] = i as u8 + 1;
+                k += 1;
+            }
+            i += 1;
         }
-    }
+        ends
+    };
 
     /// `secs` (since 1970) as an IMF-fixdate (RFC 9110 section 5.6.7) and CR LF:
     /// `Sun, 06 Nov 1994 08:49:37 GMT`. Years and months are counted off one by
     /// one: a few dozen steps, fewer bytes than the closed formulas.
+    #[inline(never)]
     fn date(secs: u32) -> [u8; 31] {
-        const DAYS: &[u8; 21] = b"ThuFriSatSunMonTueWed";
-        const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
-        const LENGTHS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        const NAMES: &[u8; 57] = b"ThuFriSatSunMonTueWedJanFebMarAprMayJunJulAugSepOctNovDec";
+        const LENGTHS: &[u8; 12] = &[31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
         let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT\r\n";
         let mut days = secs / 86400;
-        let w = (days % 7 * 3) as usize;
+        let day = (days % 7) as usize;
         let mut year = 1970;
         // Leap years up to 2099 are the multiples of 4.
         while days >= 365 + u32::from(year % 4 == 0) {
@@ -726,30 +750,40 @@ mod server {
             year += 1;
         }
         let mut month = 0;
-        for (m, len) in LENGTHS.iter().enumerate() {
-            let len = len + u32::from(m == 1 && year % 4 == 0);
+        for (m, &len) in LENGTHS.iter().enumerate() {
+            let len = u32::from(len) + u32::from(m == 1 && year % 4 == 0);
             if days < len {
                 break;
             }
             days -= len;
-            month += 3;
+            month += 1;
         }
-        out[..3].copy_from_slice(&DAYS[w..w + 3]);
-        out[8..11].copy_from_slice(&MONTHS[month..month + 3]);
-        let time = secs % 86400;
-        // Two digits each, at their places in `out`.
-        for (at, n) in [
-            (5, days + 1),
-            (12, year / 100),
-            (14, year % 100),
-            (17, time / 3600),
-            (20, time / 60 % 60),
-            (23, time % 60),
-        ] {
-            out[at] = b'0' + (n / 10) as u8;
-            out[at + 1] = b'0' + (n % 10) as u8;
+        for i in 0..3 {
+            out[i] = NAMES[day * 3 + i];
+            out[8 + i] = NAMES[21 + month.min(11) * 3 + i];
         }
+        // Each number's digits, last first: (place in `out`, radix).
+        digits(
+            &mut out,
+            &[(24, 10), (23, 6), (21, 10), (20, 6), (18, 10), (17, 10)],
+            secs % 86400,
+        );
+        digits(&mut out, &[(6, 10), (5, 10)], days + 1);
+        digits(&mut out, &[(15, 10), (14, 10), (13, 10), (12, 10)], year);
         out
+    }
+
+    /// Writes `n`'s digits at the places in `out`, dividing by each radix in turn
+    /// (10 and 6 for minutes and seconds): one loop for every field of the date.
+    #[inline(never)]
+    fn digits(out: &mut [u8; 31], places: &[(u8, u8)], mut n: u32) {
+        for &(at, radix) in places {
+            let radix = u32::from(radix.max(1));
+            if let Some(o) = out.get_mut(at as usize) {
+                *o = b'0' + (n % radix) as u8;
+            }
+            n /= radix;
+        }
     }
 
     /// Reads what `data` holds for the slot's request, up to a response to send
@@ -781,10 +815,16 @@ mod server {
     /// The words of `m` (bits) that have `c` at `pos`, or with `c` = 0, that end
     /// there. `lower` is 0x20 to match without case.
     fn words(m: u16, pos: u16, c: u8, lower: u8) -> u16 {
-        let mut out = 0;
-        for (k, at) in WORD_AT.iter().enumerate() {
-            if WORDS.get(at + pos as usize) == Some(&(c | lower)) {
-                out |= 1 << k;
+        // One pass over WORDS, finding each word's start at its NUL: no table
+        // of offsets.
+        let (mut out, mut bit, mut start) = (0, 1, 0);
+        for (i, &w) in WORDS.iter().enumerate() {
+            if i == start + pos as usize && w == c | lower {
+                out |= bit;
+            }
+            if w == 0 {
+                bit <<= 1;
+                start = i + 1;
             }
         }
         m & out
@@ -1012,14 +1052,21 @@ mod server {
         set
     }
 
+    /// Whether byte `b` is in `set` (made by [`bits`]).
+    fn has(set: [u64; 2], b: u8) -> bool {
+        b < 128 && set[b as usize / 64] >> (b % 64) & 1 != 0
+    }
+
+    const NONE: [u64; 2] = [0; 2];
+    const ALNUM: [u64; 2] = bits(
+        NONE,
+        b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    );
+
     /// The Host state (`H_*`) after byte `b` of a field value.
     fn host(h: u8, b: u8) -> u8 {
-        const NONE: [u64; 2] = [0; 2];
         /// A reg-name's bytes: unreserved, pct-encoded (`%`) and sub-delims.
-        const REG_NAME: [u64; 2] = bits(
-            NONE,
-            b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-._~%!$&'()*+,;=",
-        );
+        const REG_NAME: [u64; 2] = bits(ALNUM, b"-._~%!$&'()*+,;=");
         /// The bytes each state takes, by `H_*`; any other makes it `H_BAD`.
         const TAKES: [[u64; 2]; 5] = [
             bits(REG_NAME, b"[:"),
@@ -1029,7 +1076,7 @@ mod server {
             bits(NONE, b"0123456789abcdefABCDEF:.]"),
         ];
         match TAKES.get(h as usize) {
-            Some(t) if b < 128 && t[b as usize / 64] >> (b % 64) & 1 != 0 => match b {
+            Some(&t) if has(t, b) => match b {
                 b'[' => H_V6,
                 b']' => H_END,
                 b':' if h != H_V6 => H_PORT,

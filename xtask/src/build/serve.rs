@@ -192,9 +192,16 @@ pub fn build(platform: &Platform, config: &Config) -> Result<Built, Error> {
         ("HELLO_SERVE_PORT", config.port.to_string().into()),
     ];
     // x86-64 enters `_start` with the stack 16-byte aligned, not 8 past it as
-    // after a call: have LLVM realign any frame that needs alignment.
+    // after a call: have LLVM realign any frame that needs alignment. And no
+    // jump tables there: with the static relocation model each entry is an
+    // 8-byte address, and compares take fewer bytes (80 fewer in all).
     let rustflags: &[&str] = if platform.arch() == "x86_64" {
-        &["-C", "llvm-args=-stackrealign"]
+        &[
+            "-C",
+            "llvm-args=-stackrealign",
+            "-C",
+            "llvm-args=-min-jump-table-entries=64",
+        ]
     } else {
         &[]
     };
