@@ -159,37 +159,37 @@ mod server {
     const P_TRAILER_NAME: u8 = 15;
 
     /// What the parser has seen of a request (`seen`).
-    const HTTP11: u16 = 1;
-    const HOST: u16 = 2;
-    const HOSTS: u16 = 4;
-    const CONN_CLOSE: u16 = 8;
-    const CONN_KEEP: u16 = 16;
-    const CHUNKED: u16 = 32;
-    const TE_BAD: u16 = 64;
-    const IS_GET: u16 = 128;
-    const IS_HEAD: u16 = 256;
+    const HTTP11: u32 = 1;
+    const HOST: u32 = 2;
+    const HOSTS: u32 = 4;
+    const CONN_CLOSE: u32 = 8;
+    const CONN_KEEP: u32 = 16;
+    const CHUNKED: u32 = 32;
+    const TE_BAD: u32 = 64;
+    const IS_GET: u32 = 128;
+    const IS_HEAD: u32 = 256;
     /// A CR came: the next byte must be LF.
-    const CR: u16 = 512;
+    const CR: u32 = 512;
     /// A space or tab came after a value's first byte.
-    const WS: u16 = 1024;
+    const WS: u32 = 1024;
 
     /// The words the parser looks for, each ending in NUL: methods (matched
     /// exactly), then field names and values (matched without case). Bit k of
     /// `m` is the k-th word.
     const WORDS: &[u8] =
         b"GET\0HEAD\0host\0connection\0content-length\0transfer-encoding\0close\0keep-alive\0chunked\0";
-    const W_GET: u16 = 1;
-    const W_HEAD: u16 = 2;
-    const W_HOST: u16 = 4;
-    const W_CONNECTION: u16 = 8;
-    const W_CONTENT_LENGTH: u16 = 16;
-    const W_TRANSFER_ENCODING: u16 = 32;
-    const W_CLOSE: u16 = 64;
-    const W_KEEP_ALIVE: u16 = 128;
-    const W_CHUNKED: u16 = 256;
-    const METHODS: u16 = W_GET | W_HEAD;
-    const NAMES: u16 = W_HOST | W_CONNECTION | W_CONTENT_LENGTH | W_TRANSFER_ENCODING;
-    const VALUES: u16 = W_CLOSE | W_KEEP_ALIVE | W_CHUNKED;
+    const W_GET: u32 = 1;
+    const W_HEAD: u32 = 2;
+    const W_HOST: u32 = 4;
+    const W_CONNECTION: u32 = 8;
+    const W_CONTENT_LENGTH: u32 = 16;
+    const W_TRANSFER_ENCODING: u32 = 32;
+    const W_CLOSE: u32 = 64;
+    const W_KEEP_ALIVE: u32 = 128;
+    const W_CHUNKED: u32 = 256;
+    const METHODS: u32 = W_GET | W_HEAD;
+    const NAMES: u32 = W_HOST | W_CONNECTION | W_CONTENT_LENGTH | W_TRANSFER_ENCODING;
+    const VALUES: u32 = W_CLOSE | W_KEEP_ALIVE | W_CHUNKED;
     /// `num` when the value is not a number.
     const NOT_NUM: u32 = u32::MAX;
 
@@ -232,13 +232,13 @@ mod server {
     #[derive(Clone, Copy)]
     #[repr(C)]
     struct Req {
-        seen: u16,
+        seen: u32,
         /// The words still matching the current token, and those its field
         /// name matched.
-        m: u16,
-        name: u16,
+        m: u32,
+        name: u32,
         /// Bytes of the current token; of the head so far.
-        pos: u16,
+        pos: u32,
         head: u32,
         /// Where the current field value is as a Host (`H_*`).
         host: u8,
@@ -666,6 +666,7 @@ mod server {
 
     /// Sends what is left of the slot's response: (the `writev` result, the
     /// response's whole length).
+    #[inline(never)]
     fn send(fd: u32, slot: &Slot) -> (isize, usize) {
         let date = date(slot.date);
         // One string each for the ends and the error status lines: slices of
@@ -678,9 +679,11 @@ mod server {
             &TAILS[TAILS.len() - 2..]
         };
         let r = slot.reply as usize;
+        // Every response begins as the 200's head does: `HTTP/1.1 `.
+        let (version, rest) = HEAD.split_at(9);
         let (first, second, body): (&[u8], &[u8], &[u8]) = if r == OK as usize {
             (
-                &HEAD,
+                rest,
                 &[],
                 if slot.flags & HEAD_ONLY != 0 {
                     &[]
@@ -695,7 +698,7 @@ mod server {
         };
         let mut skip = slot.sent as usize;
         let mut total = 0;
-        let iov = [first, second, &date[..], tail, body].map(|part| {
+        let iov = [version, first, second, &date[..], tail, body].map(|part| {
             let s = skip.min(part.len());
             skip -= s;
             total += part.len();
@@ -704,19 +707,20 @@ mod server {
         (sys::writev(fd, &iov), total)
     }
 
-    /// The error status lines (and, for 405, the Allow header), in `reply`
-    /// order from BAD_REQUEST; `STATUS_END[r]` is where reply `r`'s ends.
-    const STATUS: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
-        HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n\
-        HTTP/1.1 413 Content Too Large\r\n\
-        HTTP/1.1 414 URI Too Long\r\n\
-        HTTP/1.1 431 Request Header Fields Too Large\r\n\
-        HTTP/1.1 501 Not Implemented\r\n";
+    /// The error status lines after `HTTP/1.1 ` (and, for 405, the Allow
+    /// header), in `reply` order from BAD_REQUEST; `STATUS_END[r]` is where
+    /// reply `r`'s ends.
+    const STATUS: &[u8] = b"400 Bad Request\r\n\
+        405 Method Not Allowed\r\nAllow: GET, HEAD\r\n\
+        413 Content Too Large\r\n\
+        414 URI Too Long\r\n\
+        431 Request Header Fields Too Large\r\n\
+        501 Not Implemented\r\n";
     const STATUS_END: [u8; 7] = {
         let mut ends = [0u8; 7];
         let (mut i, mut k) = (0, 1);
         while i < STATUS.len() {
-            if STATUS[i] == b'\n' && (i + 1 == STATUS.len() || STATUS[i + 1] == b'H') {
+            if STATUS[i] == b'\n' && (i + 1 == STATUS.len() || STATUS[i + 1].is_ascii_digit()) {
                 ends[k] = i as u8 + 1;
                 k += 1;
             }
@@ -806,7 +810,7 @@ mod server {
 
     /// The words of `m` (bits) that have `c` at `pos`, or with `c` = 0, that end
     /// there. `lower` is 0x20 to match without case.
-    fn words(m: u16, pos: u16, c: u8, lower: u8) -> u16 {
+    fn words(m: u32, pos: u32, c: u8, lower: u8) -> u32 {
         // One pass over WORDS, finding each word's start at its NUL: no table
         // of offsets.
         let (mut out, mut bit, mut start) = (0, 1, 0);
@@ -897,7 +901,7 @@ mod server {
                 P_VERSION
             }
             P_VERSION if r.pos == 7 && (b == b'0' || b == b'1') => {
-                r.seen |= u16::from(b == b'1') * HTTP11;
+                r.seen |= u32::from(b == b'1') * HTTP11;
                 r.pos += 1;
                 P_VERSION
             }
