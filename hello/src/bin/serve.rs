@@ -134,62 +134,84 @@ mod server {
     const CLOSES: u8 = 2;
     const KEEPS_1_0: u8 = 4;
 
-    /// Where the parser is in a request (`p`), RFC 9112's grammar: before the
-    /// request line (one empty line may come first), after that empty line, the
-    /// method, the target, the version; the start of a header line (or the empty
-    /// line that ends the head), a field name, its value. Then a body: a chunk
-    /// size (no digit yet, some), a chunk extension, data (`body` bytes, also a
-    /// Content-Length body), the line end after it, a trailer line's start, its
-    /// field name, its value. Zero is a new request.
-    const P_START: u8 = 0;
-    const P_METHOD0: u8 = 1;
-    const P_METHOD: u8 = 2;
-    const P_TARGET: u8 = 3;
-    const P_VERSION: u8 = 4;
-    const P_LINE: u8 = 5;
-    const P_NAME: u8 = 6;
-    const P_VALUE: u8 = 7;
-    const P_SIZE0: u8 = 8;
-    const P_SIZE: u8 = 9;
-    const P_EXT: u8 = 10;
-    const P_DATA: u8 = 11;
-    const P_DATA_END: u8 = 12;
-    const P_TRAILER: u8 = 13;
-    const P_TRAILER_LINE: u8 = 14;
-    const P_TRAILER_NAME: u8 = 15;
+    /// Where the parser is in a request (`p`), RFC 9112's grammar: the method
+    /// (one empty line may come before it), the target, the version; a field
+    /// name (at `pos` 0, the start of a header line, or the empty line that
+    /// ends the head), its value. Then a body: a chunk size, a chunk extension,
+    /// data (`body` bytes, also a Content-Length body), the line end after it,
+    /// a trailer line's field name (at `pos` 0, its start), its value. Zero is
+    /// a new request. Each state's token ends at its byte in `SEP` (`\n`:
+    /// none) and takes the bytes of its class in `CLASS`; its first byte starts
+    /// matching the words in `SET`.
+    const P_METHOD: u8 = 0;
+    const P_TARGET: u8 = 1;
+    const P_VERSION: u8 = 2;
+    const P_NAME: u8 = 3;
+    const P_VALUE: u8 = 4;
+    const P_SIZE: u8 = 5;
+    const P_EXT: u8 = 6;
+    const P_DATA: u8 = 7;
+    const P_DATA_END: u8 = 8;
+    const P_TRAILER: u8 = 9;
+    const P_TRAILER_LINE: u8 = 10;
+    // A separator moves a state on to the next one.
+    const _: () = assert!(
+        P_TARGET == P_METHOD + 1
+            && P_VERSION == P_TARGET + 1
+            && P_VALUE == P_NAME + 1
+            && P_EXT == P_SIZE + 1
+            && P_TRAILER_LINE == P_TRAILER + 1
+    );
+    /// Not a state: what a byte no state takes gives (400).
+    const P_BAD: u8 = 11;
+    const SEP: &[u8; 11] = b"  \n:\n;\n\n\n:\n";
+    const CLASS: [u8; 11] = [
+        C_TOKEN, C_VISIBLE, C_VISIBLE, C_TOKEN, C_FIELD, C_HEX, C_FIELD, 0, 0, C_TOKEN, C_FIELD,
+    ];
+    const SET: [u32; 5] = [METHODS, 0, VERSIONS, NAMES, VALUES];
+    /// A byte's classes: a token's (RFC 9110 tchar), visible ASCII, a field
+    /// value's (visible, space, tab, obs-text), a hex digit.
+    const C_TOKEN: u8 = 1;
+    const C_VISIBLE: u8 = 2;
+    const C_FIELD: u8 = 4;
+    const C_HEX: u8 = 8;
 
-    /// What the parser has seen of a request (`seen`).
-    const HTTP11: u32 = 1;
-    const HOST: u32 = 2;
-    const HOSTS: u32 = 4;
-    const CONN_CLOSE: u32 = 8;
-    const CONN_KEEP: u32 = 16;
-    const CHUNKED: u32 = 32;
-    const TE_BAD: u32 = 64;
-    const IS_GET: u32 = 128;
-    const IS_HEAD: u32 = 256;
-    /// A CR came: the next byte must be LF.
-    const CR: u32 = 512;
-    /// A space or tab came after a value's first byte.
-    const WS: u32 = 1024;
-
-    /// The words the parser looks for, each ending in NUL: methods (matched
-    /// exactly), then field names and values (matched without case). Bit k of
-    /// `m` is the k-th word.
-    const WORDS: &[u8] =
-        b"GET\0HEAD\0host\0connection\0content-length\0transfer-encoding\0close\0keep-alive\0chunked\0";
+    /// The words the parser looks for, each ending in NUL: methods and versions
+    /// (matched exactly), then field names and values (matched without case).
+    /// Bit k of `m` is the k-th word.
+    const WORDS: &[u8] = b"GET\0HEAD\0HTTP/1.0\0HTTP/1.1\0host\0connection\0content-length\0\
+        transfer-encoding\0close\0keep-alive\0chunked\0";
     const W_GET: u32 = 1;
     const W_HEAD: u32 = 2;
-    const W_HOST: u32 = 4;
-    const W_CONNECTION: u32 = 8;
-    const W_CONTENT_LENGTH: u32 = 16;
-    const W_TRANSFER_ENCODING: u32 = 32;
-    const W_CLOSE: u32 = 64;
-    const W_KEEP_ALIVE: u32 = 128;
-    const W_CHUNKED: u32 = 256;
+    const W_HTTP10: u32 = 4;
+    const W_HTTP11: u32 = 8;
+    const W_HOST: u32 = 16;
+    const W_CONNECTION: u32 = 32;
+    const W_CONTENT_LENGTH: u32 = 64;
+    const W_TRANSFER_ENCODING: u32 = 128;
+    const W_CLOSE: u32 = 256;
+    const W_KEEP_ALIVE: u32 = 512;
+    const W_CHUNKED: u32 = 1024;
     const METHODS: u32 = W_GET | W_HEAD;
+    const VERSIONS: u32 = W_HTTP10 | W_HTTP11;
     const NAMES: u32 = W_HOST | W_CONNECTION | W_CONTENT_LENGTH | W_TRANSFER_ENCODING;
     const VALUES: u32 = W_CLOSE | W_KEEP_ALIVE | W_CHUNKED;
+
+    /// What the parser has seen of a request (`seen`). Where a word says it,
+    /// the bit is the word's, so a matched word is or-ed in as it is.
+    const IS_GET: u32 = W_GET;
+    const IS_HEAD: u32 = W_HEAD;
+    const HTTP11: u32 = W_HTTP11;
+    const CONN_CLOSE: u32 = W_CLOSE;
+    const CONN_KEEP: u32 = W_KEEP_ALIVE;
+    const CHUNKED: u32 = W_CHUNKED;
+    const HOST: u32 = 1 << 11;
+    const HOSTS: u32 = 1 << 12;
+    const TE_BAD: u32 = 1 << 13;
+    /// A CR came: the next byte must be LF.
+    const CR: u32 = 1 << 14;
+    /// A space or tab came after a value's first byte.
+    const WS: u32 = 1 << 15;
     /// `num` when the value is not a number.
     const NOT_NUM: u32 = u32::MAX;
 
@@ -272,7 +294,7 @@ mod server {
         state: FREE,
         reply: 0,
         flags: 0,
-        p: P_START,
+        p: P_METHOD,
         held: 0,
         off: 0,
         deadline: 0,
@@ -626,7 +648,7 @@ mod server {
                 }
                 // The next request: it has IDLE seconds from now.
                 slot.state = READING;
-                slot.p = P_START;
+                slot.p = P_METHOD;
                 slot.req = NEW;
             }
             if slot.held > 0 && slot.state == READING {
@@ -648,7 +670,7 @@ mod server {
             if slot.state == LINGER {
                 continue;
             }
-            if slot.p >= P_SIZE0 {
+            if slot.p >= P_SIZE {
                 // A body moves: progress.
                 slot.deadline = deadline;
             }
@@ -842,12 +864,12 @@ mod server {
             return;
         }
         let p = s.p;
-        if p < P_SIZE0 {
+        if p < P_SIZE {
             r.head += 1;
             if r.head > MAX_HEAD {
                 return error(
                     s,
-                    if p < P_LINE {
+                    if p < P_NAME {
                         URI_TOO_LONG
                     } else {
                         HEAD_TOO_LARGE
@@ -857,9 +879,9 @@ mod server {
         } else {
             r.total += 1;
         }
-        let lf = b == b'\n';
+        let i = p as usize;
         let token = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-        let field = b >= b' ' && b != 0x7f || b == b'\t';
+        let visible = b > b' ' && b < 0x7f;
         let space = b == b' ' || b == b'\t';
         // The byte as a hex digit's value: 16 when it is not one.
         let lower = (b | 0x20).wrapping_sub(b'a');
@@ -870,88 +892,80 @@ mod server {
         } else {
             16
         });
-        s.p = match p {
-            P_START if lf => P_METHOD0,
-            P_START | P_METHOD0 | P_METHOD if token => {
-                if p != P_METHOD {
-                    r.m = METHODS;
-                    r.pos = 0;
+        let class = u8::from(token) * C_TOKEN
+            | u8::from(visible) * C_VISIBLE
+            | u8::from(visible || space || b >= 0x80) * C_FIELD
+            | u8::from(hex < 16) * C_HEX;
+        let next = if b == b'\n' {
+            let next = match p {
+                // One empty line before the request line is skipped.
+                P_METHOD if r.pos == 0 && r.head == 1 => P_METHOD,
+                P_VERSION => {
+                    let version = words(r.m, r.pos, 0, 0);
+                    r.seen |= version & HTTP11;
+                    if version != 0 { P_NAME } else { P_BAD }
                 }
-                r.m = words(r.m, r.pos, b, 0);
-                r.pos += 1;
-                P_METHOD
-            }
-            P_METHOD if b == b' ' => {
-                let m = words(r.m, r.pos, 0, 0);
-                r.seen |= if m & W_GET != 0 { IS_GET } else { 0 }
-                    | if m & W_HEAD != 0 { IS_HEAD } else { 0 };
-                r.pos = 0;
-                P_TARGET
-            }
-            P_TARGET if b > b' ' && b < 0x7f => {
-                r.pos = 1;
-                P_TARGET
-            }
-            P_TARGET if b == b' ' && r.pos > 0 => {
-                r.pos = 0;
-                P_VERSION
-            }
-            P_VERSION if r.pos < 7 && Some(&b) == b"HTTP/1.".get(r.pos as usize) => {
-                r.pos += 1;
-                P_VERSION
-            }
-            P_VERSION if r.pos == 7 && (b == b'0' || b == b'1') => {
-                r.seen |= u32::from(b == b'1') * HTTP11;
-                r.pos += 1;
-                P_VERSION
-            }
-            P_VERSION | P_VALUE if lf && (p == P_VALUE || r.pos == 8) => {
-                if p == P_VALUE && field_done(s) {
-                    return;
+                P_NAME if r.pos == 0 => return head_done(s),
+                P_VALUE => {
+                    if field_done(s) {
+                        return;
+                    }
+                    P_NAME
                 }
-                P_LINE
-            }
-            P_LINE if lf => return head_done(s),
-            P_LINE | P_NAME if token => {
-                if p == P_LINE {
-                    r.m = NAMES;
-                    r.pos = 0;
+                P_SIZE | P_EXT if r.pos > 0 || p == P_EXT => {
+                    if r.body == 0 {
+                        P_TRAILER
+                    } else {
+                        P_DATA
+                    }
                 }
-                r.m = words(r.m, r.pos, b, 0x20);
-                r.pos += 1;
-                P_NAME
+                P_DATA_END => P_SIZE,
+                P_TRAILER if r.pos == 0 => {
+                    s.state = SEND;
+                    P_METHOD
+                }
+                P_TRAILER_LINE => P_TRAILER,
+                _ => P_BAD,
+            };
+            s.req.pos = 0;
+            next
+        } else if r.pos > 0 && (SEP[i] == b || p == P_SIZE && space) {
+            // The token ends.
+            let word = words(r.m, r.pos, 0, 0);
+            if p == P_METHOD {
+                r.seen |= word & METHODS;
             }
-            P_NAME if b == b':' => {
-                r.name = words(r.m, r.pos, 0, 0);
-                r.m = VALUES;
-                r.pos = 0;
+            if p == P_NAME {
+                r.name = word;
                 r.num = 0;
                 r.host = H_START;
                 r.seen &= !WS;
-                P_VALUE
             }
-            P_VALUE if space => {
-                if r.pos > 0 {
-                    r.seen |= WS;
-                }
-                if r.host != H_START {
-                    r.host |= H_SPACE;
-                }
-                P_VALUE
+            r.pos = 0;
+            p + 1
+        } else if p == P_VALUE && space {
+            if r.pos > 0 {
+                r.seen |= WS;
             }
-            P_VALUE if field => {
+            if r.host != H_START {
+                r.host |= H_SPACE;
+            }
+            p
+        } else if CLASS[i] & class != 0 {
+            if r.pos == 0 {
+                r.m = SET.get(i).copied().unwrap_or(0);
+            }
+            if p == P_VALUE {
                 r.host = host(r.host, b);
                 if b == b',' {
-                    // A list's element ends (RFC 9110 section 5.6.1): the next
-                    // is read as a value of its own.
+                    // A list's element ends (RFC 9110 section 5.6.1): the
+                    // next is read as a value of its own.
                     if !element_done(r) {
                         return error(s, BAD_REQUEST);
                     }
-                    r.m = VALUES;
                     r.pos = 0;
                     r.num = 0;
                     r.seen &= !WS;
-                    s.p = P_VALUE;
                     return;
                 }
                 if r.seen & WS != 0 {
@@ -964,38 +978,24 @@ mod server {
                 } else {
                     NOT_NUM
                 };
-                r.m = words(r.m, r.pos, b, 0x20);
-                r.pos += 1;
-                P_VALUE
             }
-            P_SIZE0 | P_SIZE if hex < 16 => {
+            if p == P_SIZE {
                 r.body = r.body * 16 + hex;
                 if r.body + r.total > MAX_BODY {
                     return error(s, TOO_LARGE);
                 }
-                P_SIZE
             }
-            P_SIZE if b == b';' || space => P_EXT,
-            P_SIZE | P_EXT if lf => {
-                if r.body == 0 {
-                    P_TRAILER
-                } else {
-                    P_DATA
-                }
-            }
-            P_EXT | P_TRAILER_LINE if field => p,
-            // A trailer line is a field line (RFC 9112 section 7.1.2): a token,
-            // then a colon; its value is dropped.
-            P_TRAILER | P_TRAILER_NAME if token => P_TRAILER_NAME,
-            P_TRAILER_NAME if b == b':' => P_TRAILER_LINE,
-            P_DATA_END if lf => P_SIZE0,
-            P_TRAILER_LINE if lf => P_TRAILER,
-            P_TRAILER if lf => {
-                s.state = SEND;
-                P_START
-            }
-            _ => return error(s, BAD_REQUEST),
+            r.m = words(r.m, r.pos, b, if p >= P_NAME { 0x20 } else { 0 });
+            r.pos += 1;
+            // A version is one of two words, refused at its first other byte.
+            if p == P_VERSION && r.m == 0 { P_BAD } else { p }
+        } else {
+            P_BAD
         };
+        if next == P_BAD {
+            return error(s, BAD_REQUEST);
+        }
+        s.p = next;
         if s.req.total > MAX_BODY {
             error(s, TOO_LARGE);
         }
@@ -1020,14 +1020,7 @@ mod server {
     fn element_done(r: &mut Req) -> bool {
         let value = words(r.m, r.pos, 0, 0);
         match r.name {
-            W_CONNECTION => {
-                r.seen |= if value & W_CLOSE != 0 { CONN_CLOSE } else { 0 }
-                    | if value & W_KEEP_ALIVE != 0 {
-                        CONN_KEEP
-                    } else {
-                        0
-                    }
-            }
+            W_CONNECTION => r.seen |= value & (CONN_CLOSE | CONN_KEEP),
             W_CONTENT_LENGTH => {
                 // 1*DIGIT, and the same in every element and line.
                 if r.pos == 0 || r.num == NOT_NUM || r.length != 0 && r.length != r.num + 1 {
@@ -1133,7 +1126,7 @@ mod server {
                 CLOSES
             };
         if te {
-            s.p = P_SIZE0;
+            s.p = P_SIZE;
         } else if r.length > 1 {
             r.body = r.length - 1;
             s.p = P_DATA;
