@@ -82,7 +82,8 @@ mod server {
     const MAX_CONN: u64 = 1 << 16;
     /// The most processes: one per CPU, up to this.
     const MAX_WORKERS: usize = 16;
-    /// Milliseconds a response under way has to finish after SIGTERM.
+    /// Milliseconds a response under way has to finish after SIGTERM, counted
+    /// in the loop's 1/1024 s (so 488 ms).
     const STOP_MS: u64 = 500;
     /// Connections the kernel queues before `accept`; it caps this at
     /// net.core.somaxconn.
@@ -892,10 +893,10 @@ mod server {
         } else {
             16
         });
-        let class = u8::from(token) * C_TOKEN
-            | u8::from(visible) * C_VISIBLE
-            | u8::from(visible || space || b >= 0x80) * C_FIELD
-            | u8::from(hex < 16) * C_HEX;
+        let class = (u8::from(token) * C_TOKEN)
+            | (u8::from(visible) * C_VISIBLE)
+            | (u8::from(visible || space || b >= 0x80) * C_FIELD)
+            | (u8::from(hex < 16) * C_HEX);
         let next = if b == b'\n' {
             let next = match p {
                 // One empty line before the request line is skipped.
