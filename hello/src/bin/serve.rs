@@ -548,10 +548,8 @@ mod server {
                 } else if let Some(slot) = slots.get_mut(fd as usize)
                     && slot.state != FREE
                 {
-                    let buf = buffers
-                        .chunks_exact_mut(READ)
-                        .nth(fd as usize)
-                        .unwrap_or_default();
+                    let from = fd as usize * READ;
+                    let buf = buffers.get_mut(from..from + READ).unwrap_or_default();
                     let at = Clock { secs, wall };
                     if !drive(fd, slot, buf, scratch, at, stop_at != 0) {
                         close(fd as usize, slot, &mut open);
@@ -677,13 +675,12 @@ mod server {
             }
             let data = scratch.get(..n as usize).unwrap_or_default();
             let used = feed(slot, data);
-            // What follows a request whose response has to wait: kept. Swaps,
-            // not copies: a copy loop becomes `memcpy`, which no libc provides here.
-            let rest = data.len() - used;
-            for (d, s) in buf.iter_mut().zip(&mut scratch[used..n as usize]) {
-                core::mem::swap(d, s);
+            // What follows a request whose response has to wait: kept.
+            let rest = data.get(used..).unwrap_or_default();
+            for (d, s) in buf.iter_mut().zip(rest) {
+                *d = *s;
             }
-            slot.held = rest as u16;
+            slot.held = rest.len() as u16;
         }
     }
 
@@ -755,7 +752,6 @@ mod server {
     /// `secs` (since 1970) as an IMF-fixdate (RFC 9110 section 5.6.7) and CR LF:
     /// `Sun, 06 Nov 1994 08:49:37 GMT`. Years and months are counted off one by
     /// one: a few dozen steps, fewer bytes than the closed formulas.
-    #[inline(never)]
     fn date(secs: u32) -> [u8; 31] {
         const NAMES: &[u8; 57] = b"ThuFriSatSunMonTueWedJanFebMarAprMayJunJulAugSepOctNovDec";
         const LENGTHS: &[u8; 12] = &[31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
