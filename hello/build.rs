@@ -317,10 +317,10 @@ const DEFAULT_PAGE: &[u8] = b"<!DOCTYPE html><title>Hello World</title><h1>Hello
 /// has the same value).
 const DEFAULT_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 const DEFAULT_PORT: &str = "8080";
-/// `serve`'s size budget with the default page: on x86-64, and on the other
-/// architectures (125% of it); the same numbers as xtask/src/build/serve.rs
-/// `budget()`.
-const SERVE_BUDGET: (u64, u64) = (8192, 10240);
+/// `serve`'s size budget with the default page, by `target_arch` (the others:
+/// 125% of x86-64's); the same numbers as xtask/src/build/serve.rs `budget()`.
+const SERVE_BUDGETS: [(&str, u64); 3] = [("x86_64", 6656), ("aarch64", 7168), ("powerpc64", 9216)];
+const SERVE_BUDGET_OTHERS: u64 = 8320;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=HELLO_MESSAGE_FILE");
@@ -431,11 +431,10 @@ fn serve_config(out: &Path, arch: &str) {
         "cargo:rustc-link-arg-bin=serve=--defsym=SERVE_DEFAULT_PAGE_LEN={}",
         DEFAULT_PAGE.len()
     );
-    let budget = if arch == "x86_64" {
-        SERVE_BUDGET.0
-    } else {
-        SERVE_BUDGET.1
-    };
+    let budget = SERVE_BUDGETS
+        .iter()
+        .find(|(a, _)| *a == arch)
+        .map_or(SERVE_BUDGET_OTHERS, |(_, b)| *b);
     println!("cargo:rustc-link-arg-bin=serve=--defsym=SERVE_BUDGET={budget}");
     write_if_changed(&out.join("serve-head.bin"), head.as_bytes());
     write_if_changed(&out.join("serve-page.bin"), &page);

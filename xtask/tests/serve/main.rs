@@ -14,6 +14,7 @@ mod dates;
 mod platforms;
 mod protocol;
 mod server;
+mod sizes;
 
 use checks::*;
 use common::*;

@@ -5,7 +5,7 @@
 //! side (each build holds the lock); and the sizes, nine rows, in docs/serve.md.
 
 use super::*;
-use xtask::core::platform::{PLATFORMS, Platform, Program};
+use xtask::core::platform::{Platform, Program};
 
 /// The exact bytes of a 405 to `POST` (its Date checked, then left as `DATE`): the
 /// status line, Allow, no body, and the close.
@@ -136,57 +136,4 @@ fn every_built_platform_has_its_test() {
         .filter(|&p| p != "linux/amd64")
         .collect();
     assert_eq!(TESTED, built, "add the new platform's test to platforms!");
-}
-
-/// docs/serve.md's table: every platform's file with the default page, each
-/// within its budget and within 125% of amd64's; the platforms serve is not
-/// built for say so.
-#[test]
-fn sizes_in_readme() {
-    // The port does not change the size; a free one lets dist try the file.
-    let port = free_port().to_string();
-    let mut sizes = Vec::new();
-    for p in Program::Serve.platforms() {
-        let file = build(
-            p.docker,
-            &format!("size-{}", p.dir_name()),
-            &["--port", &port],
-        );
-        sizes.push((p.docker, std::fs::metadata(file).unwrap().len() as usize));
-    }
-    let amd64 = sizes[0].1;
-    let mut table = String::from(
-        "| `serve`, default page | bytes | of amd64's | budget | goal |\n|---|---:|---:|---:|---:|\n",
-    );
-    for p in PLATFORMS {
-        let Some(&(_, n)) = sizes.iter().find(|(d, _)| *d == p.docker) else {
-            table.push_str(&format!(
-                "| {} | not built (docs/not-done.md) | | | |\n",
-                p.docker
-            ));
-            continue;
-        };
-        let budget = if p.docker == "linux/amd64" {
-            BUDGET_AMD64
-        } else {
-            BUDGET_OTHERS
-        };
-        assert!(n <= budget, "serve {}: {n} bytes, over {budget}", p.docker);
-        assert!(
-            n * 100 <= amd64 * 125,
-            "serve {}: {n} bytes, more than 125% of amd64's {amd64}",
-            p.docker
-        );
-        let goal = if n <= GOAL {
-            "met".to_string()
-        } else {
-            format!("missed by {} bytes", n - GOAL)
-        };
-        table.push_str(&format!(
-            "| {} | {n} | {}% | {budget} | {GOAL} ({goal}) |\n",
-            p.docker,
-            n * 100 / amd64
-        ));
-    }
-    assert_page_block("docs/serve.md", "serve-sizes", &table);
 }
