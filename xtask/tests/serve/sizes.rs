@@ -6,6 +6,9 @@ use super::common::*;
 use super::server::*;
 use xtask::core::platform::{PLATFORMS, Program};
 
+/// One platform's file: its platform, size and parts.
+type Measured = (&'static str, usize, Vec<(String, usize)>);
+
 /// The sizes and their parts (ELF headers, code by what it does, padding,
 /// read-only data, page): dist reads the parts from the linked file's symbols,
 /// each on its own, so their sum is checked against the file.
@@ -54,7 +57,7 @@ fn sizes_in_readme() {
         assert_eq!(std::fs::metadata(file).unwrap().len() as usize, size);
         (size, parts)
     };
-    let measured: Vec<(&str, usize, Vec<(String, usize)>)> = Program::Serve
+    let measured: Vec<Measured> = Program::Serve
         .platforms()
         .map(|p| {
             let (size, parts) = measure(p.docker);
