@@ -6,6 +6,7 @@ mod common;
 
 mod keep;
 mod layout;
+mod programs;
 mod run;
 
 use common::*;
