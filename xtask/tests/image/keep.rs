@@ -38,12 +38,7 @@ fn lines(out: &str, start: &str) -> Vec<String> {
 fn dist_adds_a_platform_to_those_built_before() {
     let _g = lock();
     // No hello file from an earlier test: each platform is built here.
-    for entry in fs::read_dir(root().join("target/dist")).unwrap() {
-        let dir = entry.unwrap().path();
-        for name in ["hello", "hello.inputs"] {
-            let _ = fs::remove_file(dir.join(name));
-        }
-    }
+    forget_built_platforms();
     let host = host_platform();
     let foreign = foreign();
     let first = xtask_ok(&["dist", "--no-docker"]);
