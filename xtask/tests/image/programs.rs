@@ -141,6 +141,22 @@ fn serve_index_holds_every_platform_and_publishes() {
         );
     }
 
+    // This machine's platform again, with the same page and port: the index
+    // keeps the others (docs/dist.md), byte for byte the same.
+    xtask_ok(&[
+        "dist",
+        "--program",
+        "serve",
+        "--no-docker",
+        "--port",
+        &port_text,
+    ]);
+    let again = read_layout_of(&root().join("target/dist/serve-oci"), "serve");
+    assert_eq!(
+        again.index.digest, layout.index.digest,
+        "serve-oci's index after `dist --program serve` for this machine alone"
+    );
+
     let registry = Registry::start();
     let reference = format!("127.0.0.1:{}/hello:serve", registry.port);
     let out = xtask_ok(&["publish", "--program", "serve", &reference]);

@@ -40,8 +40,8 @@ linux/arm64; --platform all means those two), checks that what it prints is
 byte for byte the docker load archive the image code writes from it, writes
 that archive to target/dist/<os>-<arch>/quine-image.tar (and, for this
 machine, target/dist/quine and target/dist/quine-image.tar) and the OCI
-layout target/dist/quine-oci, and, with an engine, loads hello:quine and
-checks that it prints the archive again.
+layout target/dist/quine-oci (with the platforms earlier runs built), and,
+with an engine, loads hello:quine and checks that it prints the archive again.
 
 Options:
   --program NAME         hello (default), quine or serve: which program of the
