@@ -56,11 +56,11 @@ server's processes under load (/proc/PID/smaps_rollup). Cross-checks the
 in a memory cgroup of its own (so this needs root); holding --idle counts of
 idle keep-alive connections to it, measures the rise in the cgroup's charge,
 which counts the kernel memory charged to the server (socket buffers, slab,
-kernel stacks, page tables) besides its pages. With a Docker engine, measures the FROM scratch
-images (serve's, busybox's). Each repetition runs every point on every server
-in turn, so the repetitions interleave; the table gives the median and the
-spread, and ratios against the best peer (nginx, lighttpd or h2o), nginx and
-the floor.
+kernel stacks, page tables) besides its pages. With a Docker engine, measures
+the FROM scratch images (serve's, busybox's). Each repetition runs every point
+on every server in turn, so the repetitions interleave; the table gives the
+median and the spread, and ratios against the best peer (nginx, lighttpd or
+h2o), nginx and the floor. The full run takes about 12 minutes on 2 cores.
 
 Writes target/report/serve.json, target/report/serve.md (docs/serve.md's table) and
 target/report/serve.svg, and nothing outside target/. With --update-docs (or
