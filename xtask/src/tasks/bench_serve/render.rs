@@ -162,6 +162,8 @@ pub(super) fn idle_counts(json: &Value) -> Vec<u64> {
 
 fn servers_table(json: &Value, s: &mut String) -> Result<(), Error> {
     let counts = idle_counts(json);
+    let fewest = counts.iter().copied().min().unwrap_or(1).max(1);
+    let cpus = json["cpus"].as_u64().unwrap_or(1);
     let baseline = json["baseline"].as_str().unwrap_or("nginx");
     s.push_str("\n| server | version | design |");
     for n in &counts {
@@ -217,12 +219,17 @@ fn servers_table(json: &Value, s: &mut String) -> Result<(), Error> {
          socket, file and epoll objects (slab), socket buffers, kernel stacks and page tables \
          (\"the kernel's\": that share). The clients' ends are not in it. \"N open\": the \
          server closed some (its connection limit), and the figure is over those still \
-         open; \"-\": the server closed them all.",
+         open; \"-\": the server closed them all. The kernel charges a cgroup ahead, up to \
+         64 pages (256 KiB) per CPU, so a figure may be high by up to {:.2} KiB at {} \
+         connections ({} CPUs).",
         counts
             .iter()
             .map(u64::to_string)
             .collect::<Vec<_>>()
-            .join(" or ")
+            .join(" or "),
+        256.0 * cpus as f64 / fewest as f64,
+        fewest,
+        cpus
     );
     Ok(())
 }
@@ -398,7 +405,7 @@ mod tests {
              | busybox httpd | busybox httpd 1 | its way | - | - | - | - |\n\
              | floor | floor 1 | its way | 2.0, 500 open | 1.6 | 0.40 | - |\n\
              \n\
-             Memory per idle connection: each server runs in a memory cgroup of its own; 1000 keep-alive connections are opened to it, one request each, and held; the figure is the rise in the cgroup's charge from before they were opened to while they are held (cgroup v1: memory.usage_in_bytes plus memory.kmem.tcp.usage_in_bytes), over the connections. It counts the server's pages and the kernel memory charged to it: socket, file and epoll objects (slab), socket buffers, kernel stacks and page tables (\"the kernel's\": that share). The clients' ends are not in it. \"N open\": the server closed some (its connection limit), and the figure is over those still open; \"-\": the server closed them all.\n\
+             Memory per idle connection: each server runs in a memory cgroup of its own; 1000 keep-alive connections are opened to it, one request each, and held; the figure is the rise in the cgroup's charge from before they were opened to while they are held (cgroup v1: memory.usage_in_bytes plus memory.kmem.tcp.usage_in_bytes), over the connections. It counts the server's pages and the kernel memory charged to it: socket, file and epoll objects (slab), socket buffers, kernel stacks and page tables (\"the kernel's\": that share). The clients' ends are not in it. \"N open\": the server closed some (its connection limit), and the figure is over those still open; \"-\": the server closed them all. The kernel charges a cgroup ahead, up to 64 pages (256 KiB) per CPU, so a figure may be high by up to 0.51 KiB at 1000 connections (2 CPUs).\n\
              \n\
              The second load generator, h2load nghttp2/1.52.0 (`h2load --h1 -t2 -c<connections> -D10`) at 100 connections: its requests/s over wrk's (h2load / wrk): serve 0.97 (58000 / 60000); nginx 1.10 (44000 / 40000).\n\
              \n\
