@@ -134,7 +134,10 @@ pub fn contenders(dir: &Path, ours: &Ours) -> Result<Vec<Contender>, Error> {
          \x20 uwsgi_temp_path {dir}/tmp;\n\
          \x20 scgi_temp_path {dir}/tmp;\n\
          \x20 server {{\n\
-         \x20   listen 127.0.0.1:{port};\n\
+         \x20   # The listen backlog serve and the floor have (nginx's is 511):\n\
+         \x20   # 10,000 clients connecting at once overflow a short one, and\n\
+         \x20   # each refused handshake waits 1 s to be tried again.\n\
+         \x20   listen 127.0.0.1:{port} backlog=4096;\n\
          \x20   root {www};\n\
          \x20   location = {BIG_PATH} {{ }}\n\
          \x20   location / {{ try_files /index.html =404; }}\n\
@@ -160,6 +163,8 @@ pub fn contenders(dir: &Path, ours: &Ours) -> Result<Vec<Contender>, Error> {
         "# bench-serve: lighttpd's defaults, serving the page.\n\
          server.document-root = \"{www}\"\n\
          server.bind = \"127.0.0.1\"\n\
+         # The listen backlog serve and the floor have (lighttpd's is 1024).\n\
+         server.listen-backlog = 4096\n\
          server.port = {port}\n\
          server.errorlog = \"{dir}/lighttpd-error.log\"\n\
          index-file.names = ( \"index.html\" )\n\
