@@ -207,18 +207,26 @@ impl Cgroup {
 }
 
 impl Drop for Cgroup {
-    /// Removes the group once its processes are gone (the servers are
-    /// stopped before); a group that still holds one is left, named.
+    /// Removes the group once its processes are gone. The servers are
+    /// stopped before, but a server's children may outlive its first
+    /// process (busybox httpd's, each finishing its connection): those left
+    /// in the group, all started by this run, are killed (SIGKILL) first.
     fn drop(&mut self) {
         for _ in 0..50 {
             if fs::remove_dir(&self.dir).is_ok() {
                 return;
             }
+            let left = fs::read_to_string(self.procs()).unwrap_or_default();
+            for pid in left.split_whitespace() {
+                let _ = Command::new("kill").args(["-KILL", pid]).status();
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
         eprintln!(
-            "bench-serve: could not remove the memory cgroup {}: a process is left in it",
-            self.dir.display()
+            "bench-serve: could not remove the memory cgroup {}: remove it with `rmdir` once \
+             `cat {}` is empty",
+            self.dir.display(),
+            self.procs().display()
         );
     }
 }
