@@ -164,13 +164,18 @@ pub fn run(opts: &Options, contenders: &[Contender]) -> Result<Vec<Measured>, Er
                 )?;
                 let rise = m.held.total as f64 - m.before.total as f64;
                 let kernel = m.held.kernel as f64 - m.before.kernel as f64;
-                let open = m.open.max(1) as f64;
+                let each = match m.open {
+                    0 => "none held open".to_string(),
+                    n => format!(
+                        "{:.2} KiB each, the kernel's {:.2}",
+                        rise / 1024.0 / n as f64,
+                        kernel / 1024.0 / n as f64
+                    ),
+                };
                 println!(
-                    "  {} held open, its cgroup rose {:.0} KiB ({:.2} KiB each, the kernel's {:.2}), {} KiB PSS in {} processes",
+                    "  {} held open, its cgroup rose {:.0} KiB ({each}), {} KiB PSS in {} processes",
                     m.open,
                     rise / 1024.0,
-                    rise / 1024.0 / open,
-                    kernel / 1024.0 / open,
                     m.pss_kib,
                     m.processes
                 );
