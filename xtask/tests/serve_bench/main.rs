@@ -302,6 +302,9 @@ fn readme_and_chart_match_the_committed_run() {
     let table = String::from_utf8(table.stdout).unwrap();
     assert_table_recomputed(&json, &table, "docs/serve-bench.json");
     assert_page_block("docs/serve.md", "serve-bench", &table);
+    // README's sentence on the run, from the same JSON.
+    let summary = xtask::tasks::bench_serve::summary(&json).unwrap();
+    assert_page_block("README.md", "serve-summary", &summary);
     // The committed chart is the one drawn from the JSON, and shows it.
     let svg = std::fs::read_to_string(root().join("docs/serve-bench.svg")).unwrap();
     let drawn = xtask_ok(&["bench-serve", "--chart", path.to_str().unwrap()]);

@@ -36,7 +36,7 @@ use crate::run::docker;
 use servers::Contender;
 
 pub use chart::chart;
-pub use render::table;
+pub use render::{summary, table};
 
 const HELP: &str = "\
 cargo xtask bench-serve [options]
@@ -80,7 +80,8 @@ Options:
                          (default 1000,10000)
   --table FILE           print docs/serve.md's table for a serve.json and exit
   --chart FILE           print the SVG chart for a serve.json and exit
-  --update-docs          also write docs/serve-bench.{json,svg} and docs/serve.md's block
+  --update-docs          also write docs/serve-bench.{json,svg}, docs/serve.md's block
+                         and README.md's sentence on the run
   -h, --help             print this help
 ";
 
@@ -110,6 +111,8 @@ const INSTALL: &str =
 const TABLE_PAGE: &str = "docs/serve.md";
 /// The block's name in it.
 const TABLE_BLOCK: &str = "serve-bench";
+/// README.md's inline block: the run in one sentence ([`summary`]).
+const SUMMARY_BLOCK: &str = "serve-summary";
 
 struct Options {
     seconds: u32,
@@ -399,9 +402,11 @@ fn write_results(opts: &Options, json: &Value) -> Result<(), Error> {
             write_if_changed(&root.join("docs/serve-bench.json"), text.as_bytes())?;
             write_if_changed(&root.join("docs/serve-bench.svg"), svg.as_bytes())?;
             blocks::write(&page, TABLE_BLOCK, &md)?;
+            blocks::write(&root.join("README.md"), SUMMARY_BLOCK, &summary(&json)?)?;
             println!(
                 "wrote target/report/serve.{{json,md,svg}}, docs/serve-bench.json, \
-                 docs/serve-bench.svg and {}'s {TABLE_BLOCK} block: review and commit them",
+                 docs/serve-bench.svg, {}'s {TABLE_BLOCK} block and README.md's \
+                 {SUMMARY_BLOCK}: review and commit them",
                 rel(&page)
             );
         }

@@ -21,6 +21,57 @@ pub fn table(json: &Value) -> Result<String, Error> {
     Ok(s)
 }
 
+/// README.md's sentence on the run: serve at 100 keep-alive connections
+/// against the best peer and the floor, its memory against nginx's, and the
+/// machine memory per idle connection, each from the JSON.
+pub fn summary(json: &Value) -> Result<String, Error> {
+    let at = stats::keep_alive(json, 100);
+    let serve = |what| median_of(json, "serve", at, what);
+    let missing = |what: &str| Error::fail(format!("the run has no {what} at 100 connections"));
+    let rps = serve("rps").ok_or_else(|| missing("requests/s for serve"))?;
+    let p99 = serve("p99_ms").ok_or_else(|| missing("p99 for serve"))?;
+    let pss = serve("pss_kib").ok_or_else(|| missing("PSS for serve"))?;
+    let (peer, peer_rps) =
+        best_peer(json, at, "rps", false).ok_or_else(|| missing("peer with requests/s"))?;
+    let (p99_peer, peer_p99) =
+        best_peer(json, at, "p99_ms", true).ok_or_else(|| missing("peer with a p99"))?;
+    let floor = median_of(json, "floor", at, "rps");
+    let nginx_pss = median_of(json, "nginx", at, "pss_kib");
+    let most = idle_counts(json).into_iter().max().unwrap_or(0);
+    let idle = |name| contender(json, name).and_then(|c| stats::idle(c, most, false));
+    let mut s = format!(
+        "at 100 keep-alive connections `serve` answered {rps:.0} requests/s, {} times the best \
+         peer's ({peer})",
+        shown_ratio(ratio(Some(rps), Some(peer_rps)))
+    );
+    if floor.is_some() {
+        let _ = write!(
+            s,
+            " and {} times the C floor's",
+            shown_ratio(ratio(Some(rps), floor))
+        );
+    }
+    let _ = write!(
+        s,
+        "; its p99 latency was {p99:.2} ms, {} times the lowest peer's ({p99_peer}); its \
+         processes' memory (PSS) was {pss:.0} KiB",
+        shown_ratio(ratio(Some(p99), Some(peer_p99)))
+    );
+    if let Some(n) = nginx_pss {
+        let _ = write!(s, " against nginx's {n:.0}");
+    }
+    if let (Some(ours), Some(theirs)) = (idle("serve"), idle("nginx")) {
+        let _ = write!(
+            s,
+            "; each of {most} idle connections cost {:.1} KiB of machine memory, kernel \
+             included, against nginx's {:.1}",
+            ours.median, theirs.median
+        );
+    }
+    s.push('.');
+    Ok(s)
+}
+
 fn intro(json: &Value) -> String {
     let runs = json["repetitions"].as_u64().unwrap_or(1);
     format!(
