@@ -48,7 +48,7 @@ const TASKS: &[(&str, &[Opt], &str, &str, &str)] = &[
         tasks::publish::OPTS,
         "--program",
         "nope",
-        "--program needs hello or quine",
+        "--program needs hello, quine or serve",
     ),
     (
         "report",

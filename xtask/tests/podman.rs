@@ -1,6 +1,7 @@
 //! Podman (Debian's 4.3) loads what `dist` writes and runs it: the `docker
-//! load` archive (target/dist/hello-image.tar) for this machine's platform,
-//! and a foreign platform's image from the OCI layout (target/dist/oci) through
+//! load` archives of hello, serve and the quine for this machine's platform,
+//! each under the name Docker gives it (docs/dist.md), and a foreign
+//! platform's hello from the OCI layout (target/dist/oci) through
 //! binfmt_misc; plain and hardened; as root and rootless, as an unprivileged
 //! user.
 mod common;
@@ -10,6 +11,8 @@ use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+use xtask::build::serve::DEFAULT_PAGE;
 
 /// This machine's platform and a foreign one, with qemu's name for it.
 fn platforms() -> (&'static str, &'static str, &'static str) {
@@ -54,17 +57,11 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// `podman load` of the archive and `podman pull --platform` of the foreign
-/// image from the layout, each checked by image ID, then run plain and
-/// hardened (exact message, status 0). `dist` is where target/dist's archive
-/// and layout are (a copy the user can read, when rootless).
-fn load_and_run(test: &str, who: As, dist: &Path) {
-    let (host, foreign, qemu) = platforms();
-    let layout = dist.join("oci");
-    let archive = dist.join("hello-image.tar");
+/// `podman load -i archive`: the name it printed.
+fn podman_load(who: As, archive: &Path) -> String {
     let out = podman_as(who, &["load", "-i", archive.to_str().unwrap()]);
     assert!(out.status.success(), "podman load: {}", text(&out));
-    let loaded = String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout)
         .lines()
         .find_map(|l| l.strip_prefix("Loaded image: "))
         .unwrap_or_else(|| {
@@ -74,14 +71,25 @@ fn load_and_run(test: &str, who: As, dist: &Path) {
             )
         })
         .trim()
-        .to_string();
-    // The archive is also an OCI layout, and podman names the image after the
-    // tag part of its reference: hello:test-... loads as localhost/test-...:latest.
-    let tag = archive_tag(who);
+        .to_string()
+}
+
+/// `podman load` of the archive and `podman pull --platform` of the foreign
+/// image from the layout, each checked by image ID, then run plain and
+/// hardened (exact message, status 0), the archive's by its short name with
+/// and without `:latest`, as `podman run hello` would. `dist` is where
+/// target/dist's archives and layout are (a copy the user can read, when
+/// rootless).
+fn load_and_run(test: &str, who: As, dist: &Path) {
+    let (host, foreign, qemu) = platforms();
+    let layout = dist.join("oci");
+    let loaded = podman_load(who, &dist.join("hello-image.tar"));
+    // The name Docker gives it: the archive's index.json says it in full.
+    let name = own_name(who, "hello");
     assert_eq!(
         loaded,
-        format!("localhost/{}:latest", tag.split_once(':').unwrap().1),
-        "podman load of an archive tagged {tag}"
+        format!("docker.io/library/{name}:latest"),
+        "podman load of an archive tagged {name}"
     );
     let id = podman_as(who, &["image", "inspect", "--format", "{{.Id}}", &loaded]);
     assert_eq!(
@@ -124,7 +132,7 @@ fn load_and_run(test: &str, who: As, dist: &Path) {
         .join("target/dist")
         .join(foreign.replace('/', "-"))
         .join("hello");
-    let mut runs = vec![(host, loaded.clone())];
+    let mut runs = vec![(host, format!("{name}:latest")), (host, name.clone())];
     if binfmt_available(&format!("{test} ({foreign})"), qemu, &file) {
         runs.push((foreign, foreign_id.clone()));
     }
@@ -155,6 +163,85 @@ fn load_and_run(test: &str, who: As, dist: &Path) {
     // loaded under its own name stays; podman drops the image with its last name.
     let removed = podman_as(who, &["rmi", &loaded, &pulled_name]);
     assert!(removed.status.success(), "podman rmi: {}", text(&removed));
+    load_and_run_quine(who, dist);
+    load_and_run_serve(who, dist);
+}
+
+/// The quine's archive, a Docker archive only: podman names it after its
+/// RepoTags, `localhost/hello:quine`, and `podman run hello:quine` prints the
+/// archive again, byte for byte.
+fn load_and_run_quine(who: As, dist: &Path) {
+    let archive_path = dist.join("quine-image.tar");
+    let archive = std::fs::read(&archive_path).unwrap();
+    let loaded = podman_load(who, &archive_path);
+    assert_eq!(loaded, "localhost/hello:quine", "podman load of the quine");
+    let mut args = vec!["run", "--rm", "--network", "none"];
+    args.extend_from_slice(PODMAN_ULIMITS);
+    args.extend_from_slice(HARDENED);
+    args.push("hello:quine");
+    let out = podman_as(who, &args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "podman {}: {}",
+        args.join(" "),
+        text(&out)
+    );
+    assert!(
+        out.stdout == archive,
+        "podman {} printed {} bytes, not the {}-byte archive it was loaded from",
+        args.join(" "),
+        out.stdout.len(),
+        archive.len()
+    );
+    // By name: an image of the same bytes loaded elsewhere stays.
+    let removed = podman_as(who, &["rmi", &loaded]);
+    assert!(removed.status.success(), "podman rmi: {}", text(&removed));
+}
+
+/// serve's archive, tagged with this run's own name and port: loaded under
+/// the name Docker gives it, run by its short name on the host's network,
+/// and `GET /` answers the page, exactly.
+fn load_and_run_serve(who: As, dist: &Path) {
+    let name = own_name(who, "serve");
+    let loaded = podman_load(who, &dist.join("serve-image.tar"));
+    assert_eq!(loaded, format!("docker.io/library/{name}:latest"));
+    let container = format!("{name}-run");
+    let mut args = vec![
+        "run",
+        "-d",
+        "--rm",
+        "--network",
+        "host",
+        "--name",
+        &container,
+    ];
+    args.extend_from_slice(PODMAN_ULIMITS);
+    args.extend_from_slice(HARDENED);
+    args.push(&name);
+    let out = podman_as(who, &args);
+    assert!(
+        out.status.success(),
+        "podman {}: {}",
+        args.join(" "),
+        text(&out)
+    );
+    let port = serve_port(who);
+    // It listens once podman has started it: wait for that, then one GET.
+    let start = Instant::now();
+    let got = loop {
+        match good_get(port, DEFAULT_PAGE, Duration::from_secs(10)) {
+            Err(e) if e.starts_with("connect") && start.elapsed() < Duration::from_secs(20) => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            other => break other,
+        }
+    };
+    let stopped = podman_as(who, &["stop", "-t", "5", &container]);
+    assert!(stopped.status.success(), "podman stop: {}", text(&stopped));
+    got.unwrap_or_else(|e| panic!("GET / on port {port} from podman's {name}: {e}"));
+    let removed = podman_as(who, &["rmi", &loaded]);
+    assert!(removed.status.success(), "podman rmi: {}", text(&removed));
 }
 
 #[test]
@@ -168,22 +255,47 @@ fn podman_runs_the_archive_and_a_foreign_image() {
     load_and_run(test, As::Me, &root().join("target/dist"));
 }
 
-/// Every platform's file, and target/dist's archive tagged for this test run
-/// alone (`cargo xtask image --tag`): podman stores of root and of the
-/// rootless user are shared with other checkouts, which load their own.
+/// Every platform's file, and target/dist's archives named for this test run
+/// alone (`cargo xtask image --tag`, `dist --program serve --tag`): podman
+/// stores of root and of the rootless user are shared with other checkouts,
+/// which load their own. The quine's name is fixed (it prints it).
 fn dist_own_archive(who: As) {
     xtask_ok(&["dist", "--no-docker", "--platform", "all"]);
-    xtask_ok(&["image", "--tag", &archive_tag(who)]);
+    xtask_ok(&["image", "--tag", &own_name(who, "hello")]);
+    xtask_ok(&["dist", "--program", "quine", "--no-docker"]);
+    let port = serve_port(who).to_string();
+    let serve = own_name(who, "serve");
+    let args = [
+        "dist",
+        "--program",
+        "serve",
+        "--no-docker",
+        "--port",
+        &port,
+        "--tag",
+        &serve,
+    ];
+    xtask_ok(&args);
 }
 
-fn archive_tag(who: As) -> String {
-    own_tag(&format!(
-        "podman-{}",
-        match who {
-            As::Me => "me",
-            As::User(u) => u,
-        }
-    ))
+/// `hello-test-podman-<who>-<program>-<pid>`: a repository of this run's own,
+/// tagged `latest` by default, so that the test can run it by the name alone.
+fn own_name(who: As, program: &str) -> String {
+    let who = match who {
+        As::Me => "me",
+        As::User(u) => u,
+    };
+    format!("hello-test-podman-{who}-{program}-{}", std::process::id())
+}
+
+/// The port serve's image listens on, one per test: free now, and this run's.
+fn serve_port(who: As) -> u16 {
+    static PORTS: std::sync::OnceLock<(u16, u16)> = std::sync::OnceLock::new();
+    let (me, user) = *PORTS.get_or_init(|| (quiet_port(), quiet_port()));
+    match who {
+        As::Me => me,
+        As::User(_) => user,
+    }
 }
 
 #[test]
@@ -210,6 +322,8 @@ fn podman_runs_them_rootless() {
         .arg("-r")
         .arg(root().join("target/dist/oci"))
         .arg(root().join("target/dist/hello-image.tar"))
+        .arg(root().join("target/dist/quine-image.tar"))
+        .arg(root().join("target/dist/serve-image.tar"))
         .arg(&dir)
         .status()
         .unwrap();

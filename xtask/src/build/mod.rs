@@ -13,6 +13,7 @@ use crate::core::platform::{Layout, Platform, Program};
 use crate::elf;
 
 pub mod hello;
+pub mod inputs;
 pub mod quine;
 pub mod serve;
 pub mod tools;

@@ -8,6 +8,7 @@ use crate::Error;
 use crate::build::{self, Built, Link};
 use crate::core::platform::{Layout, Platform, Program};
 use crate::elf;
+use crate::oci;
 
 /// The page `serve` serves when none is given (hello/build.rs has the same bytes).
 pub const DEFAULT_PAGE: &[u8] = b"<!DOCTYPE html><title>Hello World</title><h1>Hello World</h1>\n";
@@ -338,3 +339,30 @@ pub fn dockerfile(port: u16) -> String {
          ENTRYPOINT [\"/serve\"]\n"
     )
 }
+
+/// serve's images as `dist` writes them without Docker: what [`dockerfile`]
+/// says, as config keys (`EXPOSE` and `HEALTHCHECK`, in nanoseconds), in
+/// target/dist/serve-oci and target/dist/serve-image.tar.
+pub fn image_spec(port: u16) -> oci::Spec {
+    let second = 1_000_000_000u64;
+    let config = serde_json::json!({
+        "ExposedPorts": { format!("{port}/tcp"): {} },
+        "Healthcheck": {
+            "Test": ["CMD", "/serve", "health"],
+            "Interval": 5 * second,
+            "Timeout": 3 * second,
+            "Retries": 3,
+        },
+    });
+    oci::Spec {
+        entry: Program::Serve.name(),
+        config: config.as_object().expect("an object").clone(),
+        layout: LAYOUT,
+        archive: ARCHIVE,
+    }
+}
+
+/// serve's OCI layout (`cargo xtask publish --program serve REF`).
+pub const LAYOUT: &str = "target/dist/serve-oci";
+/// serve's `docker load` archive, this machine's platform.
+pub const ARCHIVE: &str = "target/dist/serve-image.tar";

@@ -64,8 +64,51 @@ pub fn check_tag(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A checked reference (see [`check_tag`]) in full, as Docker stores it and
+/// writes it into an archive's `io.containerd.image.name`: the registry
+/// `docker.io` when none is named, `library/` before a one-component name on
+/// it, and the tag `latest` when none is given. `hello` is
+/// `docker.io/library/hello:latest`; `localhost:5000/hello:v1` stays.
+pub fn normalized(reference: &str) -> String {
+    let (name, tag) = match reference.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, t),
+        _ => (reference, "latest"),
+    };
+    let (host, path) = match registry(name) {
+        Some(host) => (host, &name[host.len() + 1..]),
+        None => ("docker.io", name),
+    };
+    let library = if host == "docker.io" && !path.contains('/') {
+        "library/"
+    } else {
+        ""
+    };
+    format!("{host}/{library}{path}:{tag}")
+}
+
 /// The registry part of a reference, if it names one (`host[:port]/...`).
 pub fn registry(reference: &str) -> Option<&str> {
     let (first, _) = reference.split_once('/')?;
     (first.contains(['.', ':']) || first == "localhost").then_some(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_normalize_as_docker_stores_them() {
+        for (given, full) in [
+            ("hello", "docker.io/library/hello:latest"),
+            ("hello:latest", "docker.io/library/hello:latest"),
+            ("hello:serve", "docker.io/library/hello:serve"),
+            ("me/hello:v1", "docker.io/me/hello:v1"),
+            ("docker.io/hello:v1", "docker.io/library/hello:v1"),
+            ("localhost/hello", "localhost/hello:latest"),
+            ("localhost:5000/hello:v1", "localhost:5000/hello:v1"),
+            ("ghcr.io/a/b:c", "ghcr.io/a/b:c"),
+        ] {
+            assert_eq!(normalized(given), full, "{given}");
+        }
+    }
 }

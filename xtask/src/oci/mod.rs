@@ -13,11 +13,20 @@
 //! - `target/dist/hello-image.tar`: the host platform's image for
 //!   `docker load`. Docker 20.10 reads `manifest.json` (config and layer paths,
 //!   repository tags) and accepts a gzipped layer; the same archive is also an
-//!   OCI layout (`oci-layout`, `index.json`, `blobs/`), as Docker 25 writes it.
+//!   OCI layout (`oci-layout`, `index.json`, `blobs/`), as Docker 25 writes it,
+//!   and, as there, its `index.json` names the image twice: in full
+//!   (`io.containerd.image.name`: `docker.io/library/hello:latest`), which
+//!   podman and containerd take as the name, and by its tag alone
+//!   (`org.opencontainers.image.ref.name`: `latest`), which is all the OCI
+//!   layout's own grammar looks at (`oci-archive:hello-image.tar:latest`).
+//!   Podman 4.3 reads that OCI side first; with the tag alone it would name
+//!   the image `localhost/latest:latest`.
 //!
-//! The quine (`cargo xtask dist --program quine`) gets its own, smaller
-//! `docker load` archive, uncompressed and holding only what the program can
-//! print itself (`quine`), and its own OCI layout, `target/dist/quine-oci`.
+//! serve (`--program serve`) gets the same two, `target/dist/serve-oci` and
+//! `target/dist/serve-image.tar` (its [`Spec`] adds the port and health
+//! check). The quine (`--program quine`) gets its own, smaller `docker load`
+//! archive, uncompressed and holding only what the program can print itself
+//! (`quine`), and its own OCI layout, `target/dist/quine-oci`.
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +36,7 @@ use sha2::{Digest, Sha256};
 use crate::Error;
 use crate::core::files::{mtime_secs, rel, write_atomic};
 use crate::core::platform::Platform;
+use crate::core::reference::normalized;
 
 pub mod quine;
 pub mod tar;
@@ -43,12 +53,37 @@ const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 const CONFIG_TYPE: &str = "application/vnd.oci.image.config.v1+json";
 pub(crate) const LAYER_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
-/// The file's path inside the image, and its mode there: read and execute for
-/// everyone, writable by no one.
-const ENTRY: &str = "hello";
+/// The file's mode in the image: read and execute for everyone, writable by
+/// no one.
 const ENTRY_MODE: u32 = 0o555;
 /// nobody:nogroup, as in the Dockerfile.
 const USER: &str = "65534:65534";
+
+/// What differs between the programs' images, and where `dist` writes them.
+pub struct Spec {
+    /// The program's name: its file in target/dist/<os>-<arch>/ and in the
+    /// image (`/hello`), the image's entrypoint.
+    pub entry: &'static str,
+    /// More keys of the config's `config` object (serve's `ExposedPorts` and
+    /// `Healthcheck`), besides `Entrypoint` and `User`.
+    pub config: serde_json::Map<String, Value>,
+    /// The OCI layout of every platform.
+    pub layout: &'static str,
+    /// The host platform's `docker load` archive.
+    pub archive: &'static str,
+}
+
+impl Spec {
+    /// hello's images: target/dist/oci and target/dist/hello-image.tar.
+    pub fn hello() -> Spec {
+        Spec {
+            entry: "hello",
+            config: serde_json::Map::new(),
+            layout: LAYOUT,
+            archive: ARCHIVE,
+        }
+    }
+}
 
 /// Content-addressed bytes, as the OCI layout and a registry store them.
 pub struct Blob {
@@ -139,14 +174,20 @@ fn platform_json(docker: &str) -> serde_json::Map<String, Value> {
 }
 
 /// The config of an image whose one layer, with digest `diff_id` uncompressed,
-/// holds `/entry`: platform, entrypoint, user, nothing else. serde_json writes
-/// the keys sorted, which the quine's own copy of this text relies on.
-pub(crate) fn config_blob(platform: &Platform, entry: &str, diff_id: &str) -> Blob {
+/// holds `/entry`: platform, entrypoint, user, the `extra` keys of `config`,
+/// nothing else. serde_json writes the keys sorted, which the quine's own copy
+/// of this text relies on.
+pub(crate) fn config_blob(
+    platform: &Platform,
+    entry: &str,
+    extra: &serde_json::Map<String, Value>,
+    diff_id: &str,
+) -> Blob {
     let mut config = platform_json(platform.docker);
-    config.insert(
-        "config".into(),
-        json!({ "Entrypoint": [format!("/{entry}")], "User": USER }),
-    );
+    let mut run = extra.clone();
+    run.insert("Entrypoint".into(), json!([format!("/{entry}")]));
+    run.insert("User".into(), USER.into());
+    config.insert("config".into(), Value::Object(run));
     config.insert(
         "rootfs".into(),
         json!({ "type": "layers", "diff_ids": [diff_id] }),
@@ -170,15 +211,20 @@ pub(crate) fn manifest_blob(config: &Blob, layer: &Blob) -> Blob {
     )
 }
 
-/// The image of one platform's `hello` file.
-pub fn image(platform: &'static Platform, file: &[u8], mtime: u64) -> Result<Image, Error> {
+/// The image of one platform's file of the program `spec` describes.
+pub fn image(
+    spec: &Spec,
+    platform: &'static Platform,
+    file: &[u8],
+    mtime: u64,
+) -> Result<Image, Error> {
     let mut tar = Tar::new(mtime);
-    tar.file(ENTRY, ENTRY_MODE, file)?;
+    tar.file(spec.entry, ENTRY_MODE, file)?;
     let tar = tar.finish();
     let diff_id = sha256(&tar);
     let layer = Blob::new(LAYER_TYPE, gzip(&tar)?);
 
-    let config = config_blob(platform, ENTRY, &diff_id);
+    let config = config_blob(platform, spec.entry, &spec.config, &diff_id);
     let manifest = manifest_blob(&config, &layer);
     Ok(Image {
         platform,
@@ -199,9 +245,9 @@ fn index_of(manifests: Vec<Value>) -> Blob {
     )
 }
 
-/// The images of `files` (each platform with its `hello`), in that order, and
-/// the index over them.
-pub fn from_files(files: &[(&'static Platform, PathBuf)]) -> Result<Images, Error> {
+/// The images of `files` (each platform with its file of the program `spec`
+/// describes), in that order, and the index over them.
+pub fn from_files(spec: &Spec, files: &[(&'static Platform, PathBuf)]) -> Result<Images, Error> {
     if files.is_empty() {
         return Err(Error::fail(
             "no platform to package: run `cargo xtask dist` first",
@@ -216,7 +262,7 @@ pub fn from_files(files: &[(&'static Platform, PathBuf)]) -> Result<Images, Erro
                 path.display()
             ))
         })?;
-        images.push(image(platform, &bytes, mtime)?);
+        images.push(image(spec, platform, &bytes, mtime)?);
     }
     Ok(indexed(images))
 }
@@ -235,10 +281,15 @@ pub fn indexed(images: Vec<Image>) -> Images {
     Images { images, index }
 }
 
-/// `index.json` of a layout: one descriptor, for `target`, tagged `tag`.
-fn layout_index(target: &Blob, tag: &str) -> Vec<u8> {
+/// `index.json` of a layout: one descriptor, for `target`, tagged `tag` (the
+/// tag part of a reference: `latest`) and, if given, named `full` (a whole
+/// reference, `docker.io/library/hello:latest`), as Docker 25 writes them.
+fn layout_index(target: &Blob, tag: &str, full: Option<&str>) -> Vec<u8> {
     let mut d = target.descriptor();
     d["annotations"] = json!({ "org.opencontainers.image.ref.name": tag });
+    if let Some(full) = full {
+        d["annotations"]["io.containerd.image.name"] = full.into();
+    }
     index_of(vec![d]).bytes
 }
 
@@ -267,7 +318,7 @@ pub fn write_layout(images: &Images, dir: &Path) -> Result<(), Error> {
     fs::write(tmp.join("oci-layout"), OCI_LAYOUT).map_err(&err)?;
     fs::write(
         tmp.join("index.json"),
-        layout_index(&images.index, LAYOUT_TAG),
+        layout_index(&images.index, LAYOUT_TAG, None),
     )
     .map_err(&err)?;
     if dir.exists() {
@@ -276,7 +327,8 @@ pub fn write_layout(images: &Images, dir: &Path) -> Result<(), Error> {
     fs::rename(&tmp, dir).map_err(io_error(dir))
 }
 
-/// The `docker load` archive of one image, tagged `tag`.
+/// The `docker load` archive of one image, tagged `tag`: `docker load` reads
+/// its `manifest.json`, podman its `index.json` (see the module's docs).
 pub fn archive(image: &Image, tag: &str, mtime: u64) -> Result<Vec<u8>, Error> {
     let blob = |b: &Blob| format!("blobs/sha256/{}", b.hex());
     let manifest_json = serde_json::to_vec(&json!([{
@@ -298,21 +350,26 @@ pub fn archive(image: &Image, tag: &str, mtime: u64) -> Result<Vec<u8>, Error> {
     tar.file(
         "index.json",
         0o644,
-        &layout_index(&image.manifest, tag_part),
+        &layout_index(&image.manifest, tag_part, Some(&normalized(tag))),
     )?;
     tar.file("manifest.json", 0o644, &manifest_json)?;
     tar.file("oci-layout", 0o644, OCI_LAYOUT)?;
     Ok(tar.finish())
 }
 
-/// Packages `files` (each platform that this run built, with its `hello`):
-/// writes the OCI layout and the host platform's `docker load` archive tagged
-/// `tag`, and prints the sizes a client pulls.
-pub fn write(files: &[(&'static Platform, PathBuf)], tag: &str) -> Result<Images, Error> {
-    // (hello's images; the quine's are `write_quine`'s.)
-    let images = from_files(files)?;
+/// Packages `files` (each platform with its file of the program `spec`
+/// describes): writes the OCI layout and the host platform's `docker load`
+/// archive tagged `tag`, and prints the sizes a client pulls. Without the
+/// host's file an archive from an earlier run would not match the new index:
+/// it is removed, and a line says so.
+pub fn write(
+    spec: &Spec,
+    files: &[(&'static Platform, PathBuf)],
+    tag: &str,
+) -> Result<Images, Error> {
+    let images = from_files(spec, files)?;
     let root = crate::root();
-    let layout = root.join(LAYOUT);
+    let layout = root.join(spec.layout);
     write_layout(&images, &layout)?;
 
     let host = Platform::host().map(|p| p.docker);
@@ -320,20 +377,22 @@ pub fn write(files: &[(&'static Platform, PathBuf)], tag: &str) -> Result<Images
         .images
         .iter()
         .find(|i| Some(i.platform.docker) == host);
-    let out = root.join(ARCHIVE);
+    let out = root.join(spec.archive);
+    let host_name = host.unwrap_or(std::env::consts::ARCH);
     match native {
         Some(native) => write_atomic(&out, &archive(native, tag, mtime_secs()?)?)?,
-        None => {
-            // An archive from an earlier run would not match the new index.
-            if out.exists() {
-                fs::remove_file(&out)
-                    .map_err(|e| Error::fail(format!("remove {}: {e}", rel(&out))))?;
-            }
+        None if out.exists() => {
+            fs::remove_file(&out).map_err(|e| Error::fail(format!("remove {}: {e}", rel(&out))))?;
             println!(
-                "note: no {ARCHIVE}: it holds this machine's platform ({}), which this run did not build",
-                host.unwrap_or(std::env::consts::ARCH)
+                "removed {}: it holds this machine's platform ({host_name}), which is not in \
+                 the new index; build that platform with the same options to write it again",
+                spec.archive
             );
         }
+        None => println!(
+            "note: no {}: it holds this machine's platform ({host_name}), which is not in the index",
+            spec.archive
+        ),
     }
 
     for i in &images.images {

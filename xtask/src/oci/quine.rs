@@ -44,7 +44,12 @@ pub fn quine(platform: &'static Platform, file: &[u8]) -> Result<Quine, Error> {
     let mut layer = Tar::new(0);
     layer.file("quine", 0o555, file)?;
     let layer_tar = layer.finish();
-    let config = config_blob(platform, "quine", &sha256(&layer_tar));
+    let config = config_blob(
+        platform,
+        "quine",
+        &serde_json::Map::new(),
+        &sha256(&layer_tar),
+    );
     let manifest_json = serde_json::to_vec(&json!([{
         "Config": QUINE_CONFIG,
         "RepoTags": [QUINE_TAG],

@@ -32,8 +32,15 @@ pub fn engine() -> Result<String, String> {
 /// platform's file.
 const COPY_LINE: &str = "COPY target/dist/hello /hello";
 
-/// `docker build --platform P -t TAG... -f - DIR`, with the repository root's
-/// Dockerfile on stdin, its `COPY` taking `file` (relative to `root`).
+/// `docker build --no-cache --platform P -t TAG... -f - DIR`, with the
+/// repository root's Dockerfile on stdin, its `COPY` taking `file` (relative to
+/// `root`).
+///
+/// `--no-cache`: with the legacy builder's cache, two builds of the same file
+/// share one image, and a `docker rmi` of the other build's tag between this
+/// build's cache hit and its tagging fails it with "unable to find image"
+/// (seen with two checkouts testing on one engine). A scratch image with one
+/// small file costs nothing to build again.
 pub fn build_hello(root: &Path, platform: &str, file: &Path, tags: &[String]) -> Result<(), Error> {
     let path = root.join("Dockerfile");
     let text = std::fs::read_to_string(&path)
@@ -48,7 +55,7 @@ pub fn build_hello(root: &Path, platform: &str, file: &Path, tags: &[String]) ->
     let text = text.replace(COPY_LINE, &copy);
     let mut cmd = Command::new("docker");
     cmd.current_dir(root)
-        .args(["build", "--platform", platform]);
+        .args(["build", "--no-cache", "--platform", platform]);
     for tag in tags {
         cmd.args(["-t", tag]);
     }
@@ -57,8 +64,9 @@ pub fn build_hello(root: &Path, platform: &str, file: &Path, tags: &[String]) ->
     run_with_stdin(&mut cmd, text.as_bytes(), &what)
 }
 
-/// `docker build --quiet --platform P -t TAG -f - DIR` with `dockerfile` on
-/// stdin: an image from a small build context (serve's target/dist/<os>-<arch>).
+/// `docker build --quiet --no-cache --platform P -t TAG -f - DIR` with
+/// `dockerfile` on stdin: an image from a small build context (serve's
+/// target/dist/<os>-<arch>); `--no-cache` as in `build_hello`.
 pub fn build_context(
     platform: &str,
     context: &Path,
@@ -69,6 +77,7 @@ pub fn build_context(
     cmd.args([
         "build",
         "--quiet",
+        "--no-cache",
         "--platform",
         platform,
         "-t",

@@ -60,6 +60,6 @@ pub fn run(words: Vec<OsString>) -> Result<(), Error> {
             "no target/dist/<os>-<arch>/hello to package: run `cargo xtask dist` first",
         ));
     }
-    oci::write(&files, &tag)?;
+    oci::write(&oci::Spec::hello(), &files, &tag)?;
     Ok(())
 }

@@ -1,11 +1,12 @@
-//! `cargo xtask publish REF`: pushes the image index in `target/dist/oci` (every
-//! platform, unchanged, same digests) to a registry with skopeo, then reads it
+//! `cargo xtask publish REF`: pushes the image index in `target/dist/oci` (or
+//! quine's or serve's; every platform, unchanged, same digests) to a registry with skopeo, then reads it
 //! back from the registry to check that it serves the same index.
 use std::ffi::OsString;
 use std::fs;
 use std::process::Command;
 
 use crate::Error;
+use crate::build::serve;
 use crate::core::args::{self, Opt};
 use crate::core::cmd;
 use crate::core::reference::{check_tag, registry};
@@ -24,9 +25,10 @@ Docker does; others need HTTPS unless --insecure is given. Credentials come
 from skopeo's usual places (`skopeo login REGISTRY`).
 
 Options:
-  --program hello|quine
-               which images: target/dist/oci (hello, the default) or
-               target/dist/quine-oci (cargo xtask dist --program quine)
+  --program hello|quine|serve
+               which images: target/dist/oci (hello, the default),
+               target/dist/quine-oci (cargo xtask dist --program quine) or
+               target/dist/serve-oci (cargo xtask dist --program serve)
   --insecure   plain HTTP or unverified TLS for any registry
   -h, --help   print this help
 ";
@@ -47,7 +49,7 @@ fn is_loopback(registry: &str) -> bool {
 }
 
 pub const OPTS: &[Opt] = &[
-    args::value("--program", "hello|quine"),
+    args::value("--program", "hello|quine|serve"),
     args::flag("--insecure"),
 ];
 
@@ -60,9 +62,10 @@ pub fn run(words: Vec<OsString>) -> Result<(), Error> {
     let layout_dir = match a.text("--program")? {
         None | Some("hello") => oci::LAYOUT,
         Some("quine") => QUINE_LAYOUT,
+        Some("serve") => serve::LAYOUT,
         Some(_) => {
             return Err(Error::usage(
-                "--program needs hello or quine: cargo xtask publish --program quine REF",
+                "--program needs hello, quine or serve: cargo xtask publish --program serve REF",
             ));
         }
     };

@@ -36,13 +36,13 @@ pub(crate) struct Blob {
     pub(crate) bytes: Vec<u8>,
 }
 
-pub(crate) fn blob(descriptor: &Value, media_type: &str) -> Blob {
+pub(crate) fn blob(dir: &Path, descriptor: &Value, media_type: &str) -> Blob {
     assert_eq!(
         descriptor["mediaType"], media_type,
         "descriptor {descriptor}"
     );
     let digest = descriptor["digest"].as_str().expect("a digest").to_string();
-    let path = layout_dir()
+    let path = dir
         .join("blobs/sha256")
         .join(digest.trim_start_matches("sha256:"));
     let bytes = fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
@@ -69,6 +69,8 @@ pub(crate) struct Image {
     pub(crate) manifest: Blob,
     pub(crate) config: Blob,
     pub(crate) layer: Blob,
+    /// The program's name: `hello`, `serve`.
+    pub(crate) program: &'static str,
 }
 
 impl Image {
@@ -76,12 +78,12 @@ impl Image {
         self.manifest.bytes.len() + self.config.bytes.len() + self.layer.bytes.len()
     }
 
-    /// `target/dist/<os>-<arch>[-<variant>]/hello`.
+    /// `target/dist/<os>-<arch>[-<variant>]/<program>`.
     pub(crate) fn dist_file(&self) -> PathBuf {
         root()
             .join("target/dist")
             .join(self.platform.replace('/', "-"))
-            .join("hello")
+            .join(self.program)
     }
 }
 
@@ -92,7 +94,12 @@ pub(crate) struct Layout {
 
 /// Reads target/dist/oci and checks every digest and size on the way.
 pub(crate) fn read_layout() -> Layout {
-    let dir = layout_dir();
+    read_layout_of(&layout_dir(), "hello")
+}
+
+/// Reads `program`'s OCI layout in `dir`, as [`read_layout`] does hello's.
+pub(crate) fn read_layout_of(dir: &Path, program: &'static str) -> Layout {
+    let dir = dir.to_path_buf();
     assert_eq!(
         fs::read(dir.join("oci-layout")).expect("read target/dist/oci/oci-layout"),
         br#"{"imageLayoutVersion":"1.0.0"}"#
@@ -108,7 +115,7 @@ pub(crate) fn read_layout() -> Layout {
         entries[0]["annotations"],
         json!({ "org.opencontainers.image.ref.name": "latest" })
     );
-    let index = blob(&entries[0], INDEX_TYPE);
+    let index = blob(&dir, &entries[0], INDEX_TYPE);
     let index_json = json(&index.bytes, "the image index");
     assert_eq!(index_json["schemaVersion"], 2);
     assert_eq!(index_json["mediaType"], INDEX_TYPE);
@@ -123,13 +130,13 @@ pub(crate) fn read_layout() -> Layout {
         if let Some(v) = &variant {
             platform.push_str(&format!("/{v}"));
         }
-        let manifest = blob(entry, MANIFEST_TYPE);
+        let manifest = blob(&dir, entry, MANIFEST_TYPE);
         let m = json(&manifest.bytes, "a manifest");
         assert_eq!(m["schemaVersion"], 2, "{platform} manifest");
         let layers = m["layers"].as_array().expect("manifest layers");
         assert_eq!(layers.len(), 1, "{platform}: one layer");
-        let config = blob(&m["config"], CONFIG_TYPE);
-        let layer = blob(&layers[0], LAYER_TYPE);
+        let config = blob(&dir, &m["config"], CONFIG_TYPE);
+        let layer = blob(&dir, &layers[0], LAYER_TYPE);
         let c = json(&config.bytes, "a config");
         assert_eq!(c["os"], os, "{platform} config os");
         assert_eq!(c["architecture"], architecture, "{platform} config");
@@ -141,6 +148,7 @@ pub(crate) fn read_layout() -> Layout {
             manifest,
             config,
             layer,
+            program,
         });
     }
     assert!(!images.is_empty(), "the image index lists no manifest");
@@ -156,7 +164,12 @@ pub(crate) fn read_layout() -> Layout {
         .map(|e| format!("sha256:{}", e.unwrap().file_name().to_string_lossy()))
         .collect();
     have.sort();
-    assert_eq!(have, want, "target/dist/oci/blobs/sha256 holds other blobs");
+    assert_eq!(
+        have,
+        want,
+        "{}/blobs/sha256 holds other blobs",
+        dir.display()
+    );
     Layout { index, images }
 }
 

@@ -43,6 +43,18 @@ pub(crate) fn skopeo(args: &[&str]) -> std::process::Output {
         .unwrap_or_else(|e| panic!("run skopeo ({e}): install it with `apt-get install -y skopeo`"))
 }
 
+/// Removes every platform's hello file (and its inputs line) from target/dist,
+/// so that the next `dist` packages only what it builds: it adds the
+/// platforms earlier runs built with the same message (docs/dist.md).
+pub(crate) fn forget_built_platforms() {
+    for entry in fs::read_dir(root().join("target/dist")).unwrap() {
+        let dir = entry.unwrap().path();
+        for name in ["hello", "hello.inputs"] {
+            let _ = fs::remove_file(dir.join(name));
+        }
+    }
+}
+
 /// Every output file's bytes, by path under target/dist.
 pub(crate) fn outputs(dist: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut map = BTreeMap::new();

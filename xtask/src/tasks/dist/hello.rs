@@ -7,7 +7,7 @@ use std::process::Command;
 
 use super::Options;
 use crate::Error;
-use crate::build::{self, program_path};
+use crate::build::{self, inputs, program_path};
 use crate::core::cmd;
 use crate::core::files::write_program;
 use crate::core::platform::{Platform, Program};
@@ -16,31 +16,45 @@ use crate::oci;
 use crate::run::{NotRun, binfmt, docker, qemu};
 
 /// Every platform asked for, then the OCI layout and the `docker load`
-/// archive from the files just written.
+/// archive from the files just written and those earlier runs wrote with the
+/// same message and layout (docs/dist.md).
 pub fn run(opts: &Options, engine: Option<&str>, not_run: &mut NotRun) -> Result<(), Error> {
+    let inputs = inputs_line(opts);
     for &platform in &opts.platforms {
-        one(platform, opts, engine, not_run)?;
+        one(platform, opts, &inputs, engine, not_run)?;
     }
-    let built_now: Vec<_> = opts
-        .platforms
-        .iter()
-        .map(|&p| (p, crate::root().join(program_path(Program::Hello, p))))
-        .collect();
-    oci::write(&built_now, opts.tag.as_deref().unwrap_or(DEFAULT_TAG))?;
+    let found = inputs::find(Program::Hello, &inputs);
+    if let Some(line) = found.left_out(Program::Hello, oci::LAYOUT, "message or --layout") {
+        println!("{line}");
+    }
+    let tag = opts.tag.as_deref().unwrap_or(DEFAULT_TAG);
+    oci::write(&oci::Spec::hello(), &found.same, tag)?;
     Ok(())
+}
+
+/// What besides the platform decides hello's bytes: the layout and the message.
+fn inputs_line(opts: &Options) -> String {
+    inputs::line(
+        Program::Hello,
+        &[
+            ("layout", opts.layout.name()),
+            ("message", &oci::sha256(&opts.message)),
+        ],
+    )
 }
 
 /// Builds, writes, runs, and (with an engine) packages one platform's file.
 fn one(
     platform: &'static Platform,
     opts: &Options,
+    inputs: &str,
     engine: Option<&str>,
     not_run: &mut NotRun,
 ) -> Result<(), Error> {
     let built = build::hello::build(platform, opts.layout, &opts.message)?;
     let root = crate::root();
     let file = root.join(program_path(Program::Hello, platform));
-    write_program(&built.bytes, &file)?;
+    inputs::write(Program::Hello, platform, &built.bytes, inputs)?;
     let is_host = Platform::host().is_some_and(|h| h.docker == platform.docker);
     let out = if is_host {
         let out = root.join("target/dist/hello");

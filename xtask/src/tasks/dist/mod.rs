@@ -28,16 +28,20 @@ Builds hello, writes target/dist/<os>-<arch>[-<variant>]/hello (and, for this
 machine's platform, target/dist/hello), runs it (under qemu-user for other
 architectures), and, when a Docker engine answers, builds and runs the image
 hello:<os>-<arch>[-<variant>] (and hello:latest for this machine's platform).
-Then writes target/dist/oci and target/dist/hello-image.tar from the files
-this run built, without Docker (cargo xtask image --help).
+Then writes target/dist/oci and target/dist/hello-image.tar, without Docker
+(cargo xtask image --help), from the files this run built and the platforms
+earlier runs built with the same message and layout (each file's inputs are in
+target/dist/<os>-<arch>/hello.inputs); a line names the platforms it leaves
+out. Without this machine's platform in the index, the archive is removed,
+and a line says so (docs/dist.md).
 
 With --program quine: builds target/dist/<os>-<arch>/quine (every platform;
 in ARM state, not Thumb, on linux/arm/v6 and v5), checks that what it prints is
 byte for byte the docker load archive the image code writes from it, writes
 that archive to target/dist/<os>-<arch>/quine-image.tar (and, for this
 machine, target/dist/quine and target/dist/quine-image.tar) and the OCI
-layout target/dist/quine-oci, and, with an engine, loads hello:quine and
-checks that it prints the archive again.
+layout target/dist/quine-oci (with the platforms earlier runs built), and,
+with an engine, loads hello:quine and checks that it prints the archive again.
 
 Options:
   --program NAME         hello (default), quine or serve: which program of the
@@ -64,7 +68,9 @@ Options:
   -h, --help             print this help
 
 For --program serve (every platform but linux/arm/v6 and v5; --platform all
-means those):
+means every platform serve is built for): writes target/dist/serve-oci and
+target/dist/serve-image.tar (tag hello:serve) as hello's, from the files
+built with the same page, type and port.
   --page-file PATH       the page it serves, 1 byte to 1 MiB (default: a small
                          HTML Hello World); its type comes from the extension
   --content-type TYPE    the page's Content-Type, whatever the extension
@@ -202,7 +208,7 @@ pub fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
             message.len()
         )));
     }
-    let platforms = match platforms {
+    let mut platforms = match platforms {
         Some(p) => p,
         None => vec![host_or_usage("give --platform P or --platform all")?],
     };
@@ -217,9 +223,9 @@ pub fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
             )));
         }
     }
-    let mut platforms = platforms;
     if program == Program::Serve {
         if all_platforms {
+            // All of serve's platforms (Program::not_built says which it is not).
             platforms.retain(|p| program.not_built(p).is_none());
         }
         serve::check_platforms(&platforms)?;

@@ -1,18 +1,19 @@
 //! `dist --program quine`: each platform's quine built and run, its output
 //! checked against the archive the image code writes, the archives and the
 //! OCI layout written, and, with an engine, the host's loaded and run.
+use std::fs;
 use std::process::Command;
 
 use super::Options;
 use crate::Error;
 use crate::build::quine::QUINE_MAX;
-use crate::build::{self, program_path};
+use crate::build::{self, inputs, program_path};
 use crate::core::cmd;
-use crate::core::files::write_program;
-use crate::core::platform::{Platform, Program};
+use crate::core::files::{rel, write_program};
+use crate::core::platform::{PLATFORMS, Platform, Program};
 use crate::oci::{
     self,
-    quine::{QUINE_ARCHIVE, QUINE_TAG},
+    quine::{QUINE_ARCHIVE, QUINE_LAYOUT, QUINE_TAG},
 };
 use crate::run::{NotRun, docker, qemu};
 
@@ -46,7 +47,7 @@ pub fn run(opts: &Options, engine: Option<&str>, not_run: &mut NotRun) -> Result
     for &platform in &opts.platforms {
         let built = build::quine::build(platform)?;
         let file = root.join(program_path(Program::Quine, platform));
-        write_program(&built.bytes, &file)?;
+        inputs::write(Program::Quine, platform, &built.bytes, &quine_inputs())?;
         let is_host = host == Some(platform.docker);
         let out = if is_host {
             let out = root.join("target/dist/quine");
@@ -98,6 +99,36 @@ pub fn run(opts: &Options, engine: Option<&str>, not_run: &mut NotRun) -> Result
         .iter()
         .find(|q| Some(q.image.platform.docker) == host)
         .map(|q| (q.archive.clone(), q.image.config.digest.clone()));
+    // The layout also holds the platforms earlier runs built (docs/dist.md).
+    let found = inputs::find(Program::Quine, &quine_inputs());
+    if let Some(line) = found.left_out(
+        Program::Quine,
+        QUINE_LAYOUT,
+        "xtask, which wrote no inputs line",
+    ) {
+        println!("{line}");
+    }
+    for (platform, file) in found.same {
+        if quines
+            .iter()
+            .any(|q| q.image.platform.docker == platform.docker)
+        {
+            continue;
+        }
+        let bytes =
+            fs::read(&file).map_err(|e| Error::fail(format!("read {}: {e}", file.display())))?;
+        println!(
+            "quine {}: built by an earlier run ({})",
+            platform.docker,
+            rel(&file)
+        );
+        quines.push(oci::quine::quine(platform, &bytes)?);
+    }
+    quines.sort_by_key(|q| {
+        PLATFORMS
+            .iter()
+            .position(|p| p.docker == q.image.platform.docker)
+    });
     oci::quine::write_quine(quines)?;
 
     let Some(version) = engine else {
@@ -137,6 +168,11 @@ pub fn run(opts: &Options, engine: Option<&str>, not_run: &mut NotRun) -> Result
     check_quine_output(&format!("docker run {tag}"), &out, &archive)?;
     println!("image {tag}: ID {id}; docker run {tag} printed the archive it was loaded from");
     Ok(())
+}
+
+/// The quine has no options: every build of it has the same inputs.
+fn quine_inputs() -> String {
+    inputs::line(Program::Quine, &[])
 }
 
 /// Fails unless `printed` is `archive`, naming the first byte that differs.

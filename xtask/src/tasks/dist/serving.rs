@@ -1,6 +1,7 @@
 //! `dist --program serve`: each platform's server built and written, tried
 //! with one `GET /` (natively or under qemu-user) when its port is free here,
-//! and, with an engine, built as an image.
+//! and, with an engine, built as an image; then the OCI layout and the
+//! `docker load` archive, written without Docker.
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -9,22 +10,34 @@ use std::time::{Duration, Instant};
 
 use super::Options;
 use crate::Error;
-use crate::build::program_path;
 use crate::build::serve::{self, Config, DEFAULT_TAG, GOAL};
+use crate::build::{inputs, program_path};
 use crate::core::cmd;
-use crate::core::files::write_program;
 use crate::core::platform::{Platform, Program};
+use crate::oci;
 use crate::run::{NotRun, docker, qemu};
 
-/// `dist --program serve`: build, write, try, and package each platform.
+/// `dist --program serve`: build, write, try, and package each platform, then
+/// write the OCI layout and archive of these and of the platforms earlier runs
+/// built with the same page, type and port (docs/dist.md).
 pub fn run(opts: &Options, engine: Option<&str>, not_run: &mut NotRun) -> Result<(), Error> {
     let config = &opts.serve;
+    let port = config.port.to_string();
+    let page = oci::sha256(&config.page);
+    let inputs = inputs::line(
+        Program::Serve,
+        &[
+            ("port", &port),
+            ("type", &config.content_type),
+            ("page", &page),
+        ],
+    );
     for &platform in &opts.platforms {
         let built = serve::build(platform, config)?;
         let root = crate::root();
         let rel = program_path(Program::Serve, platform);
         let file = root.join(&rel);
-        write_program(&built.bytes, &file)?;
+        inputs::write(Program::Serve, platform, &built.bytes, &inputs)?;
         println!(
             "serve {}: {} bytes (budget {}, goal {GOAL}), port {}, page {} bytes ({}) -> {}",
             platform.docker,
@@ -70,6 +83,12 @@ pub fn run(opts: &Options, engine: Option<&str>, not_run: &mut NotRun) -> Result
             );
         }
     }
+    let found = inputs::find(Program::Serve, &inputs);
+    if let Some(line) = found.left_out(Program::Serve, serve::LAYOUT, "page, type or port") {
+        println!("{line}");
+    }
+    let tag = opts.tag.as_deref().unwrap_or(DEFAULT_TAG);
+    oci::write(&serve::image_spec(config.port), &found.same, tag)?;
     Ok(())
 }
 

@@ -153,7 +153,12 @@ fn ours(
     );
     // What a registry serves for this platform: the image code's own
     // figure, and its OCI layout beside the row for the tests to read.
-    let pulled = oci::image(platform, &built.bytes, files::mtime_secs()?)?;
+    let pulled = oci::image(
+        &oci::Spec::hello(),
+        platform,
+        &built.bytes,
+        files::mtime_secs()?,
+    )?;
     row.sizes.pull_bytes = Some(pulled.pull_bytes() as u64);
     oci::write_layout(&oci::indexed(vec![pulled]), &dir.join(&row.id).join("oci"))?;
     let how = row.how.clone();
