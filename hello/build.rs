@@ -387,18 +387,39 @@ fn serve_config(out: &Path) {
         page.len()
     );
     // The page's length, and the default one's, for linker/serve-elf64.ld's
-    // size-budget ASSERT (which counts the file less the page).
-    println!(
-        "cargo:rustc-link-arg-bin=serve=--defsym=SERVE_PAGE_LEN={}",
-        page.len()
-    );
-    println!(
-        "cargo:rustc-link-arg-bin=serve=--defsym=SERVE_DEFAULT_PAGE_LEN={}",
-        DEFAULT_PAGE.len()
-    );
+    // size-budget ASSERT (which counts the file less the page). A site's
+    // tables and files count as its page: the ASSERT bounds the code.
+    let (page_len, default_len) = match site(out) {
+        Some(baked) => (baked, 0),
+        None => (page.len() as u64, DEFAULT_PAGE.len() as u64),
+    };
+    println!("cargo:rustc-link-arg-bin=serve=--defsym=SERVE_PAGE_LEN={page_len}");
+    println!("cargo:rustc-link-arg-bin=serve=--defsym=SERVE_DEFAULT_PAGE_LEN={default_len}");
     write_if_changed(&out.join("serve-head.bin"), head.as_bytes());
     write_if_changed(&out.join("serve-page.bin"), &page);
     write_if_changed(&out.join("serve-port.bin"), &port.to_be_bytes());
+}
+
+/// `HELLO_SERVE_SITE`: the directory where `cargo xtask dist --site` wrote a
+/// site's tables (site.rs) and bytes (site-text.bin, site-content.bin). Copies
+/// them into OUT_DIR and turns on `serve_site` (hello/src/site.rs); returns
+/// the bytes the tables take with their text and content, over-counted: twice
+/// site.rs's length (each slot, key or copy takes at least half as many
+/// characters there as bytes in the program).
+fn site(out: &Path) -> Option<u64> {
+    println!("cargo:rerun-if-env-changed=HELLO_SERVE_SITE");
+    println!("cargo:rustc-check-cfg=cfg(serve_site)");
+    let dir = PathBuf::from(env::var_os("HELLO_SERVE_SITE")?);
+    let mut baked = 0;
+    for name in ["site.rs", "site-text.bin", "site-content.bin"] {
+        let from = dir.join(name);
+        println!("cargo:rerun-if-changed={}", from.display());
+        let bytes = fs::read(&from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
+        baked += bytes.len() as u64 * if name == "site.rs" { 2 } else { 1 };
+        write_if_changed(&out.join(name), &bytes);
+    }
+    println!("cargo:rustc-cfg=serve_site");
+    Some(baked)
 }
 
 /// Rewrites `path` only on change, so that an unchanged input does not look new to cargo.

@@ -92,11 +92,23 @@ mod server {
 
     /// The 200 response's status line and headers (`Content-Type`,
     /// `Content-Length`), ending in `Date: `; written by build.rs.
+    #[cfg(not(serve_site))]
     static HEAD: [u8; include_bytes!(concat!(env!("OUT_DIR"), "/serve-head.bin")).len()] =
         *include_bytes!(concat!(env!("OUT_DIR"), "/serve-head.bin"));
     /// The page.
+    #[cfg(not(serve_site))]
     static PAGE: [u8; include_bytes!(concat!(env!("OUT_DIR"), "/serve-page.bin")).len()] =
         *include_bytes!(concat!(env!("OUT_DIR"), "/serve-page.bin"));
+    /// With `--site`: the site's tables (`SITE`), the request target's room
+    /// (`TARGET`) and the health check's request (`HEALTH`), written by the
+    /// xtask (xtask/src/build/site/bake.rs); hello/src/site.rs reads them.
+    #[cfg(serve_site)]
+    mod baked {
+        include!(concat!(env!("OUT_DIR"), "/site.rs"));
+    }
+    #[cfg(serve_site)]
+    use hello::site;
+
     /// The TCP port, big-endian.
     const PORT: [u8; 2] = *include_bytes!(concat!(env!("OUT_DIR"), "/serve-port.bin"));
 
@@ -175,9 +187,23 @@ mod server {
     /// The words the parser looks for, each ending in NUL: methods (matched
     /// exactly), then field names and values (matched without case). Bit k of
     /// `m` is the word at `WORD_AT[k]`.
+    #[cfg(not(serve_site))]
     const WORDS: &[u8] =
         b"GET\0HEAD\0host\0connection\0content-length\0transfer-encoding\0close\0keep-alive\0chunked\0";
+    #[cfg(not(serve_site))]
     const WORD_AT: [usize; 9] = [0, 4, 9, 14, 25, 40, 58, 64, 75];
+    /// A site also reads the four fields it keeps (`site::State`).
+    #[cfg(serve_site)]
+    const WORDS: &[u8] =
+        b"GET\0HEAD\0host\0connection\0content-length\0transfer-encoding\0close\0keep-alive\0chunked\0\
+        if-none-match\0range\0accept-encoding\0if-range\0";
+    #[cfg(serve_site)]
+    const WORD_AT: [usize; 13] = [0, 4, 9, 14, 25, 40, 58, 64, 75, 83, 97, 103, 119];
+    /// The field names a site keeps, by `site::State` index: bits 9 to 12.
+    #[cfg(serve_site)]
+    const SITE_NAMES: u16 = 0xf << 9;
+    #[cfg(not(serve_site))]
+    const SITE_NAMES: u16 = 0;
     const W_GET: u16 = 1;
     const W_HEAD: u16 = 2;
     const W_HOST: u16 = 4;
@@ -188,7 +214,7 @@ mod server {
     const W_KEEP_ALIVE: u16 = 128;
     const W_CHUNKED: u16 = 256;
     const METHODS: u16 = W_GET | W_HEAD;
-    const NAMES: u16 = W_HOST | W_CONNECTION | W_CONTENT_LENGTH | W_TRANSFER_ENCODING;
+    const NAMES: u16 = W_HOST | W_CONNECTION | W_CONTENT_LENGTH | W_TRANSFER_ENCODING | SITE_NAMES;
     const VALUES: u16 = W_CLOSE | W_KEEP_ALIVE | W_CHUNKED;
     /// `num` when the value is not a number.
     const NOT_NUM: u32 = u32::MAX;
@@ -226,6 +252,8 @@ mod server {
         /// The response's Date, in seconds since 1970, fixed when it starts.
         date: u32,
         req: Req,
+        #[cfg(serve_site)]
+        site: site::State<{ baked::TARGET }>,
     }
 
     /// What the parser keeps of the request so far: all zero for a new one.
@@ -279,6 +307,8 @@ mod server {
         sent: 0,
         date: 0,
         req: NEW,
+        #[cfg(serve_site)]
+        site: site::State::NEW,
     };
 
     #[cfg(target_arch = "x86_64")]
@@ -419,8 +449,13 @@ mod server {
         // struct sockaddr_in: family, port (big-endian), 127.0.0.1, zero padding.
         let addr = [2, 0, PORT[0], PORT[1], 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
         let mut got = [0u8; 12];
+        #[cfg(not(serve_site))]
+        let request = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        // A site's own path: `/`, or its first file when it has no index.html.
+        #[cfg(serve_site)]
+        let request = baked::HEALTH;
         let ok = sys::connect(fd, &addr) == 0
-            && hello::write_all(fd, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            && hello::write_all(fd, request)
             && sys::read(fd, &mut got) == 12
             && got == *b"HTTP/1.1 200";
         sys::exit(u32::from(!ok))
@@ -634,6 +669,8 @@ mod server {
                 slot.state = READING;
                 slot.p = P_START;
                 slot.req = NEW;
+                #[cfg(serve_site)]
+                slot.site.clear();
             }
             if slot.held > 0 && slot.state == READING {
                 let (off, held) = (slot.off as usize, slot.held as usize);
@@ -681,6 +718,7 @@ mod server {
         } else {
             KEEP
         };
+        #[cfg(not(serve_site))]
         let (first, second, body): (&[u8], &[u8], &[u8]) = match slot.reply {
             OK if slot.flags & HEAD_ONLY != 0 => (&HEAD, &[], &[]),
             OK => (&HEAD, &[], &PAGE),
@@ -688,7 +726,22 @@ mod server {
         };
         let mut skip = slot.sent as usize;
         let mut total = 0;
-        let iov = [first, second, &date[..], tail, body].map(|part| {
+        #[cfg(not(serve_site))]
+        let parts: [&[u8]; 5] = [first, second, &date[..], tail, body];
+        // A site's answer: status line, validators, representation headers,
+        // lengths, then the date and the (part of the) file.
+        #[cfg(serve_site)]
+        let mut num = [0u8; 96];
+        #[cfg(serve_site)]
+        let parts = {
+            let ([a, b, c, d], body) = match slot.reply {
+                OK => site::head(&baked::SITE, &slot.site.answer, &mut num),
+                reply => ([status(reply), ERROR_HEAD, &[], &[]], &[][..]),
+            };
+            let body = if slot.flags & HEAD_ONLY != 0 { &[] } else { body };
+            [a, b, c, d, &date[..], tail, body]
+        };
+        let iov = parts.map(|part| {
             let s = skip.min(part.len());
             skip -= s;
             total += part.len();
@@ -824,6 +877,13 @@ mod server {
         let token = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
         let field = b >= b' ' && b != 0x7f || b == b'\t';
         let space = b == b' ' || b == b'\t';
+        // A site keeps the target and four fields' values (hello/src/site.rs).
+        #[cfg(serve_site)]
+        match p {
+            P_TARGET if b > b' ' && b < 0x7f => s.site.byte(site::TARGET, b),
+            P_VALUE if field => s.site.byte(site_field(r.name), b),
+            _ => {}
+        }
         s.p = match p {
             P_START if lf => P_METHOD0,
             P_START | P_METHOD0 | P_METHOD if token => {
@@ -877,6 +937,8 @@ mod server {
             }
             P_NAME if b == b':' => {
                 r.name = words(r.m, r.pos, 0, 0);
+                #[cfg(serve_site)]
+                s.site.line(site_field(r.name));
                 r.m = VALUES;
                 r.pos = 0;
                 r.num = 0;
@@ -1068,6 +1130,8 @@ mod server {
         }
         let close = seen & CONN_CLOSE != 0;
         s.reply = OK;
+        #[cfg(serve_site)]
+        s.site.answer(&baked::SITE, seen & IS_GET != 0);
         s.flags = (u8::from(seen & IS_HEAD != 0) * HEAD_ONLY)
             | if http11 && !close {
                 0
@@ -1083,6 +1147,18 @@ mod server {
             s.p = P_DATA;
         } else {
             s.state = SEND;
+        }
+    }
+
+    /// The `site::State` index of a field name's word (`site::SKIP` for others).
+    #[cfg(serve_site)]
+    fn site_field(name: u16) -> usize {
+        match name >> 9 {
+            1 => site::IF_NONE_MATCH,
+            2 => site::RANGE,
+            4 => site::ACCEPT_ENCODING,
+            8 => site::IF_RANGE,
+            _ => site::SKIP,
         }
     }
 

@@ -15,6 +15,7 @@ use crate::elf;
 pub mod hello;
 pub mod quine;
 pub mod serve;
+pub mod site;
 pub mod tools;
 
 /// The final file, checked.

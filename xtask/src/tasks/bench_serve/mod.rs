@@ -193,6 +193,7 @@ fn setup() -> Result<Setup, Error> {
         page: serve::DEFAULT_PAGE.to_vec(),
         content_type: serve::DEFAULT_CONTENT_TYPE.into(),
         port: ours_port,
+        site: None,
     };
     tools::ensure_binutils()?;
     let built = serve::build(platform, &config)?;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::Options;
 use crate::Error;
 use crate::build::program_path;
-use crate::build::serve::{self, Config, DEFAULT_TAG, GOAL};
+use crate::build::serve::{self, Config, DEFAULT_TAG, GOAL, SITE_BUDGET, SITE_GOAL};
 use crate::core::cmd;
 use crate::core::files::write_program;
 use crate::core::platform::{Platform, Program};
@@ -20,23 +20,40 @@ use crate::run::{NotRun, docker, qemu};
 pub fn run(opts: &Options, engine: Option<&str>, not_run: &mut NotRun) -> Result<(), Error> {
     let config = &opts.serve;
     for &platform in &opts.platforms {
-        let built = serve::build(platform, config)?;
+        let (built, sizes) = serve::build_sized(platform, config)?;
         let root = crate::root();
         let rel = program_path(Program::Serve, platform);
         let file = root.join(&rel);
         write_program(&built.bytes, &file)?;
-        println!(
-            "serve {}: {} bytes (budget {}, goal {GOAL}), port {}, page {} bytes ({}) -> {}",
-            platform.docker,
-            built.bytes.len(),
-            built
-                .budget
-                .map_or("none for this page".into(), |b| b.to_string()),
-            config.port,
-            config.page.len(),
-            config.content_type,
-            rel.display()
-        );
+        match sizes {
+            Some(s) => println!(
+                "serve {}: {} bytes, port {}, site of {} files ({} bytes) and {} gzipped copies \
+                 ({} bytes); without them {} bytes (budget {SITE_BUDGET} on amd64, goal \
+                 {SITE_GOAL}), of which {} are the tables -> {}",
+                platform.docker,
+                built.bytes.len(),
+                config.port,
+                s.files,
+                s.file_bytes,
+                s.gzipped,
+                s.gzip_bytes,
+                s.without_content,
+                s.table_bytes,
+                rel.display()
+            ),
+            None => println!(
+                "serve {}: {} bytes (budget {}, goal {GOAL}), port {}, page {} bytes ({}) -> {}",
+                platform.docker,
+                built.bytes.len(),
+                built
+                    .budget
+                    .map_or("none for this page".into(), |b| b.to_string()),
+                config.port,
+                config.page.len(),
+                config.content_type,
+                rel.display()
+            ),
+        }
         try_file(platform, &file, config, not_run)?;
         if let Some(version) = engine {
             let tag = match &opts.tag {
@@ -101,11 +118,15 @@ fn try_file(
         .spawn()
         .map_err(|e| Error::fail(format!("could not run `{}`: {e}", cmd::line(&run))))?;
     let mut server = Server(child);
-    let response = get(config.port, Duration::from_secs(10));
+    let (path, want) = match &config.site {
+        Some(site) => site.probe(),
+        None => ("/".to_string(), &config.page[..]),
+    };
+    let response = get(config.port, &path, Duration::from_secs(10));
     let status = server.stop();
     let response = response.map_err(|e| {
         Error::fail(format!(
-            "{} did not answer GET / on port {}: {e}",
+            "{} did not answer GET {path} on port {}: {e}",
             file.display(),
             config.port
         ))
@@ -115,21 +136,21 @@ fn try_file(
         .position(|w| w == b"\r\n\r\n")
         .map(|i| i + 4);
     if !response.starts_with(b"HTTP/1.1 200 OK\r\n")
-        || body_at.map(|i| &response[i..]) != Some(&config.page[..])
+        || body_at.map(|i| &response[i..]) != Some(want)
     {
         return Err(Error::fail(format!(
-            "{}: GET / answered {} bytes starting {:?}, not 200 and the {}-byte page",
+            "{}: GET {path} answered {} bytes starting {:?}, not 200 and the {}-byte page",
             file.display(),
             response.len(),
             String::from_utf8_lossy(&response[..response.len().min(80)]),
-            config.page.len()
+            want.len()
         )));
     }
     println!(
-        "{}: GET / on port {} -> 200, {} bytes of page; SIGTERM -> {status}",
+        "{}: GET {path} on port {} -> 200, {} bytes of page; SIGTERM -> {status}",
         file.display(),
         config.port,
-        config.page.len()
+        want.len()
     );
     Ok(())
 }
@@ -158,15 +179,15 @@ impl Drop for Server {
     }
 }
 
-/// `GET /` as HTTP/1.0 on 127.0.0.1:`port`, retried until the server listens
-/// or `within` passes: the whole response.
-fn get(port: u16, within: Duration) -> std::io::Result<Vec<u8>> {
+/// `GET path` as HTTP/1.0 on 127.0.0.1:`port`, retried until the server
+/// listens or `within` passes: the whole response.
+fn get(port: u16, path: &str, within: Duration) -> std::io::Result<Vec<u8>> {
     let start = Instant::now();
     loop {
         match TcpStream::connect(("127.0.0.1", port)) {
             Ok(mut s) => {
                 s.set_read_timeout(Some(Duration::from_secs(10)))?;
-                s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+                s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())?;
                 let mut out = Vec::new();
                 s.read_to_end(&mut out)?;
                 return Ok(out);
