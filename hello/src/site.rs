@@ -151,9 +151,10 @@ impl<const T: usize> State<T> {
             self.vals[f].get(..n).filter(|v| !v.is_empty())
         });
         let n = self.len[TARGET] as usize;
-        let path = self.target.get_mut(..n).map(|t| {
-            let n = decode(t);
-            &t[..n]
+        let path = self.target.get_mut(..n).and_then(|t| {
+            let t = origin(t);
+            let n = decode(t)?;
+            Some(&t[..n])
         });
         self.answer = answer(site, path, inm, range, ae, if_range, get);
     }
@@ -246,6 +247,7 @@ pub fn answer(
     };
     if inm.is_some_and(|list| none_match_fails(list, tag)) {
         a.reply = NOT_MODIFIED;
+        a.end = 0;
     } else if let Some(spec) = range.filter(|_| get) {
         // If-Range: the range only for this very copy (strong comparison);
         // a date, or another tag, gets the whole file.
@@ -261,7 +263,10 @@ pub fn answer(
                     ..a
                 }
             }
-            Range::Unsatisfiable => a.reply = RANGE_NOT_SATISFIABLE,
+            Range::Unsatisfiable => {
+                a.reply = RANGE_NOT_SATISFIABLE;
+                a.end = 0;
+            }
         }
     }
     a
@@ -273,27 +278,52 @@ pub fn etag<'a>(site: &'a Site, var: &Var) -> &'a [u8] {
     &site.text[at..at + ETAG + 2]
 }
 
+/// The path of a request target: itself in origin-form (`/a/b`); after the
+/// authority in absolute-form (`http://host/a/b`, which RFC 9112 section 3.2.2
+/// says a server MUST accept), `/` when it has no path there.
+pub fn origin(t: &mut [u8]) -> &mut [u8] {
+    if t.first() == Some(&b'/') {
+        return t;
+    }
+    let after = t
+        .windows(3)
+        .position(|w| w == b"://")
+        .map_or(t.len(), |i| i + 3);
+    let at = t[after..]
+        .iter()
+        .position(|&b| b == b'/')
+        .map_or(t.len(), |i| after + i);
+    if at == t.len() {
+        // No path: the root. `*` (OPTIONS) and other forms find nothing.
+        if after == t.len() {
+            return &mut t[..0];
+        }
+        t[at - 1] = b'/';
+        return &mut t[at - 1..];
+    }
+    &mut t[at..]
+}
+
 /// Percent-decodes `t` in place (a decoded byte never takes more room than
-/// its `%XX`); the decoded length. A `%` not followed by two hex digits stays
-/// as it is, so it can match no key that the xtask encodes.
-pub fn decode(t: &mut [u8]) -> usize {
+/// its `%XX`); the decoded length, or `None` for a `%` without two hex
+/// digits after it, which no path is (nginx answers it `400`).
+pub fn decode(t: &mut [u8]) -> Option<usize> {
     let (mut i, mut o) = (0, 0);
     while i < t.len() {
         let mut b = t[i];
-        if let (b'%', Some(h), Some(l)) = (b, t.get(i + 1).and_then(hex), t.get(i + 2).and_then(hex))
-        {
-            b = h << 4 | l;
+        if b == b'%' {
+            b = hex(t.get(i + 1))? << 4 | hex(t.get(i + 2))?;
             i += 2;
         }
         t[o] = b;
         o += 1;
         i += 1;
     }
-    o
+    Some(o)
 }
 
-fn hex(b: &u8) -> Option<u8> {
-    (*b as char).to_digit(16).map(|d| d as u8)
+fn hex(b: Option<&u8>) -> Option<u8> {
+    (*b? as char).to_digit(16).map(|d| d as u8)
 }
 
 /// FNV-1a, 32 bits: the slots' hash of a path (the xtask computes the same).
@@ -308,7 +338,9 @@ pub fn lookup<'a>(site: &'a Site, path: &[u8]) -> Option<&'a Key> {
     let mask = site.slots.len() - 1;
     let mut i = hash(path) as usize;
     loop {
-        let key = site.keys.get(site.slots[i & mask].checked_sub(1)? as usize)?;
+        let key = site
+            .keys
+            .get(site.slots[i & mask].checked_sub(1)? as usize)?;
         let at = key.path as usize;
         if same(&site.text[at..at + key.len as usize], path) {
             return Some(key);
@@ -345,10 +377,7 @@ fn elements(list: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// an element equal to `tag` once a `W/` is taken off (weak comparison, RFC
 /// 9110 section 13.1.2).
 pub fn none_match_fails(list: &[u8], tag: &[u8]) -> bool {
-    elements(list).any(|e| {
-        let e = e.strip_prefix(b"W/").unwrap_or(e);
-        same(e, b"*") || same(e, tag)
-    })
+    elements(list).any(|e| same(e, b"*") || same(e.strip_prefix(b"W/").unwrap_or(e), tag))
 }
 
 /// Whether Accept-Encoding `value` takes gzip: `gzip` (or `x-gzip`) with a
@@ -435,7 +464,10 @@ pub fn head<'a>(site: &'a Site, a: &Answer, num: &'a mut [u8; 96]) -> ([&'a [u8]
     let text = |at: u32, len: u32| &site.text[at as usize..(at + len) as usize];
     let val = text(var.head, var.val);
     let mut rep = text(var.rep, var.rep_len);
-    let mut out = Out { buf: &mut *num, n: 0 };
+    let mut out = Out {
+        buf: &mut *num,
+        n: 0,
+    };
     match a.reply {
         NOT_MODIFIED => rep = &[],
         RANGE_NOT_SATISFIABLE => {

@@ -738,7 +738,11 @@ mod server {
                 OK => site::head(&baked::SITE, &slot.site.answer, &mut num),
                 reply => ([status(reply), ERROR_HEAD, &[], &[]], &[][..]),
             };
-            let body = if slot.flags & HEAD_ONLY != 0 { &[] } else { body };
+            let body = if slot.flags & HEAD_ONLY != 0 {
+                &[]
+            } else {
+                body
+            };
             [a, b, c, d, &date[..], tail, body]
         };
         let iov = parts.map(|part| {

@@ -33,7 +33,9 @@ pub struct Config {
 
 impl Config {
     pub fn is_default(&self) -> bool {
-        self.page == DEFAULT_PAGE && self.content_type == DEFAULT_CONTENT_TYPE && self.site.is_none()
+        self.page == DEFAULT_PAGE
+            && self.content_type == DEFAULT_CONTENT_TYPE
+            && self.site.is_none()
     }
 }
 

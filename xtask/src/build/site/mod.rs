@@ -122,8 +122,8 @@ fn walk(
         return Ok(());
     }
     let shown = given.display();
-    let entries =
-        fs::read_dir(at).map_err(|e| Error::usage(format!("--site {shown}: {}: {e}", at.display())))?;
+    let entries = fs::read_dir(at)
+        .map_err(|e| Error::usage(format!("--site {shown}: {}: {e}", at.display())))?;
     let mut entries: Vec<_> = entries
         .collect::<Result<_, _>>()
         .map_err(|e| Error::usage(format!("--site {shown}: {}: {e}", at.display())))?;
@@ -143,8 +143,8 @@ fn walk(
                 real.display()
             )));
         }
-        let meta = fs::metadata(&real)
-            .map_err(|e| Error::usage(format!("--site {shown}: {rel}: {e}")))?;
+        let meta =
+            fs::metadata(&real).map_err(|e| Error::usage(format!("--site {shown}: {rel}: {e}")))?;
         if meta.is_dir() {
             walk(top, &real, &format!("{rel}/"), seen, files, total, given)?;
         } else if meta.is_file() {
@@ -166,7 +166,9 @@ fn walk(
 /// A file name as the URL carries it: UTF-8 (what browsers encode paths
 /// as), without control characters (no link or address bar carries them).
 fn name_ok<'a>(name: &'a [u8], prefix: &str, given: &Path) -> Result<&'a str, Error> {
-    let text = std::str::from_utf8(name).ok().filter(|s| !s.chars().any(char::is_control));
+    let text = std::str::from_utf8(name)
+        .ok()
+        .filter(|s| !s.chars().any(char::is_control));
     text.ok_or_else(|| {
         Error::usage(format!(
             "--site {}: the name {prefix}{} cannot be carried by a URL (not UTF-8, or a control character): rename it",

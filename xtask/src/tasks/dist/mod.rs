@@ -161,9 +161,16 @@ pub fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
         }
     };
     let message_given = a.given("--message") || a.given("--message-file");
-    let serve_option = ["--page-file", "--content-type", "--port", "--site", "--fallback", "--cache-control"]
-        .into_iter()
-        .find(|o| a.given(o));
+    let serve_option = [
+        "--page-file",
+        "--content-type",
+        "--port",
+        "--site",
+        "--fallback",
+        "--cache-control",
+    ]
+    .into_iter()
+    .find(|o| a.given(o));
     if let (false, Some(option)) = (program == Program::Serve, serve_option) {
         return Err(Error::usage(format!(
             "{option} is an option of --program serve, not {}: add --program serve",
@@ -172,7 +179,9 @@ pub fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
     }
     if let (false, Some(option)) = (
         a.given("--site"),
-        ["--fallback", "--cache-control"].into_iter().find(|o| a.given(o)),
+        ["--fallback", "--cache-control"]
+            .into_iter()
+            .find(|o| a.given(o)),
     ) {
         return Err(Error::usage(format!(
             "{option} goes with --site DIR: add the site's directory"
@@ -180,7 +189,9 @@ pub fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
     }
     if let (true, Some(option)) = (
         a.given("--site"),
-        ["--page-file", "--content-type"].into_iter().find(|o| a.given(o)),
+        ["--page-file", "--content-type"]
+            .into_iter()
+            .find(|o| a.given(o)),
     ) {
         return Err(Error::usage(format!(
             "--site and {option} were both given: a site's files have their own types; give one of them"

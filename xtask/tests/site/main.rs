@@ -1,0 +1,165 @@
+//! `serve --site DIR` (issue 19): the rules as pure functions (rules.rs), each
+//! rule end to end with exact status, headers and bytes (exact.rs), the
+//! refused inputs (refuse.rs), and a real site nobody here wrote, rustdoc's,
+//! against nginx with wget, curl and chromium (real.rs).
+//!
+//! The test site is tests/site/www: pages, a style sheet, a script, JSON, an
+//! SVG and a PNG, a 404.html, a directory with its own index.html, a file
+//! whose name has a space and a `%`, and one with an unknown extension.
+#[path = "../common/mod.rs"]
+mod common;
+
+mod exact;
+mod real;
+mod refuse;
+mod rules;
+
+use common::*;
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// The test site.
+pub fn www() -> PathBuf {
+    root().join("xtask/tests/site/www")
+}
+
+/// A file of the test site.
+pub fn file(path: &str) -> Vec<u8> {
+    std::fs::read(www().join(path)).unwrap_or_else(|e| panic!("read www/{path}: {e}"))
+}
+
+/// A `serve` built with `--site` and `args` on a port of its own, running.
+pub struct Site {
+    pub server: ServeProcess,
+    pub port: u16,
+    pub file: PathBuf,
+    /// What `dist` printed.
+    pub stdout: String,
+}
+
+/// Builds (`label` names the copy) and starts a site server.
+pub fn site(label: &str, site: &std::path::Path, args: &[&str]) -> Site {
+    let port = quiet_port();
+    let port_text = port.to_string();
+    let mut all = vec!["--site", site.to_str().unwrap(), "--port", &port_text];
+    all.extend_from_slice(args);
+    let (file, stdout) = {
+        let _g = lock();
+        let mut words = vec![
+            "dist",
+            "--program",
+            "serve",
+            "--no-docker",
+            "--platform",
+            "linux/amd64",
+        ];
+        words.extend_from_slice(&all);
+        let out = xtask_ok(&words);
+        let copy = shared_dir().join(format!("serve-site-{label}"));
+        std::fs::copy(root().join("target/dist/linux-amd64/serve"), &copy).unwrap();
+        (copy, String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let server = ServeProcess::start(Command::new(&file), port);
+    Site {
+        server,
+        port,
+        file,
+        stdout,
+    }
+}
+
+/// Sends `request` (whole requests, pipelined) on one new connection and
+/// reads `n` responses; `heads[i]`: response i answers a HEAD.
+pub fn exchange(port: u16, request: &[u8], heads: &[bool]) -> Vec<Response> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    (&stream).write_all(request).unwrap();
+    let mut r = Responses::new(stream);
+    let out = heads
+        .iter()
+        .map(|&head| {
+            r.next(head)
+                .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(request)))
+                .unwrap_or_else(|| panic!("{:?}: closed", String::from_utf8_lossy(request)))
+        })
+        .collect();
+    // Nothing after the last response (a body a 304 must not have, say).
+    std::thread::sleep(Duration::from_millis(20));
+    r.stream.set_nonblocking(true).unwrap();
+    let mut more = [0u8; 64];
+    let extra = match std::io::Read::read(&mut r.stream, &mut more) {
+        Ok(n) => n + r.buf.len(),
+        Err(_) => r.buf.len(),
+    };
+    assert_eq!(
+        extra,
+        0,
+        "{:?}: bytes after the responses",
+        String::from_utf8_lossy(request)
+    );
+    out
+}
+
+/// `GET target` with `headers` (each a whole line, no CR LF): the response.
+pub fn get(port: u16, target: &str, headers: &[&str]) -> Response {
+    request(port, "GET", target, headers)
+}
+
+pub fn request(port: u16, method: &str, target: &str, headers: &[&str]) -> Response {
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: test\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    exchange(port, req.as_bytes(), &[method == "HEAD"]).remove(0)
+}
+
+/// The response's head with the Date's value replaced by `DATE`, after
+/// checking that it is an IMF-fixdate (29 bytes ending in GMT).
+pub fn head(r: &Response) -> String {
+    let mut out = String::new();
+    for line in r.head.split_inclusive("\r\n") {
+        match line.strip_prefix("Date: ") {
+            Some(v) => {
+                assert!(
+                    v.len() == 31 && v.ends_with(" GMT\r\n"),
+                    "Date {v:?} in {:?}",
+                    r.head
+                );
+                out.push_str("Date: DATE\r\n");
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// The strong ETag the xtask gives these bytes, quoted.
+pub fn etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", xtask::build::site::bake::etag(bytes))
+}
+
+/// `gzip -dc` of `bytes`.
+pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::process::Stdio;
+    let mut child = Command::new("gzip")
+        .arg("-dc")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run gzip -dc");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "gzip -dc failed on {} bytes",
+        bytes.len()
+    );
+    out.stdout
+}
