@@ -409,23 +409,27 @@ const SITE_ALLOWANCE: u64 = 8192;
 /// `HELLO_SERVE_SITE`: the directory where `cargo xtask dist --site` wrote a
 /// site's tables (site.rs) and bytes (site-text.bin, site-content.bin). Copies
 /// them into OUT_DIR and turns on `serve_site` (hello/src/site.rs); returns
-/// the bytes the tables take with their text and content, over-counted: twice
-/// site.rs's length (each slot, key or copy takes at least half as many
-/// characters there as bytes in the program).
+/// the bytes the tables take with their text and content (site.rs's `BYTES`).
 fn site(out: &Path) -> Option<u64> {
     println!("cargo:rerun-if-env-changed=HELLO_SERVE_SITE");
     println!("cargo:rustc-check-cfg=cfg(serve_site)");
     let dir = PathBuf::from(env::var_os("HELLO_SERVE_SITE")?);
-    let mut baked = 0;
     for name in ["site.rs", "site-text.bin", "site-content.bin"] {
         let from = dir.join(name);
         println!("cargo:rerun-if-changed={}", from.display());
         let bytes = fs::read(&from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
-        baked += bytes.len() as u64 * if name == "site.rs" { 2 } else { 1 };
         write_if_changed(&out.join(name), &bytes);
     }
     println!("cargo:rustc-cfg=serve_site");
-    Some(baked)
+    // site.rs says how many bytes its tables and blobs take.
+    let source = fs::read_to_string(out.join("site.rs")).unwrap_or_default();
+    let bytes = source.lines().find_map(|l| {
+        l.strip_prefix("pub const BYTES: usize = ")?
+            .strip_suffix(';')?
+            .parse()
+            .ok()
+    });
+    Some(bytes.unwrap_or_else(|| panic!("{}/site.rs has no `pub const BYTES`", dir.display())))
 }
 
 /// Rewrites `path` only on change, so that an unchanged input does not look new to cargo.
