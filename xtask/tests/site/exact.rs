@@ -64,6 +64,28 @@ fn each_rule_exactly() {
     pipelined(port);
 }
 
+/// The same rules from the arm64 file, under qemu-aarch64.
+#[test]
+fn each_rule_on_arm64() {
+    let Some(qemu) = qemu("each_rule_on_arm64", "aarch64") else {
+        return;
+    };
+    let s = site_for(
+        "linux/arm64",
+        Some(&qemu),
+        "rules-arm64",
+        &www(),
+        &["--cache-control", CC],
+    );
+    let port = s.port;
+    paths(port);
+    types(port);
+    not_modified(port);
+    gzip(port);
+    ranges(port);
+    pipelined(port);
+}
+
 /// Index, 301, 404 with the site's 404.html, percent-decoding, queries, and
 /// what cannot leave the site.
 fn paths(port: u16) {

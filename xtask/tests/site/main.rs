@@ -40,8 +40,19 @@ pub struct Site {
     pub stdout: String,
 }
 
-/// Builds (`label` names the copy) and starts a site server.
+/// Builds (`label` names the copy) and starts a site server for linux/amd64.
 pub fn site(label: &str, site: &std::path::Path, args: &[&str]) -> Site {
+    site_for("linux/amd64", None, label, site, args)
+}
+
+/// [`site`] for `platform`, run by `runner` (qemu-user) when given.
+pub fn site_for(
+    platform: &str,
+    runner: Option<&std::path::Path>,
+    label: &str,
+    site: &std::path::Path,
+    args: &[&str],
+) -> Site {
     let port = quiet_port();
     let port_text = port.to_string();
     let mut all = vec!["--site", site.to_str().unwrap(), "--port", &port_text];
@@ -54,15 +65,24 @@ pub fn site(label: &str, site: &std::path::Path, args: &[&str]) -> Site {
             "serve",
             "--no-docker",
             "--platform",
-            "linux/amd64",
+            platform,
         ];
         words.extend_from_slice(&all);
         let out = xtask_ok(&words);
         let copy = shared_dir().join(format!("serve-site-{label}"));
-        std::fs::copy(root().join("target/dist/linux-amd64/serve"), &copy).unwrap();
+        let dir = platform.replace('/', "-");
+        std::fs::copy(root().join(format!("target/dist/{dir}/serve")), &copy).unwrap();
         (copy, String::from_utf8_lossy(&out.stdout).into_owned())
     };
-    let server = ServeProcess::start(Command::new(&file), port);
+    let cmd = match runner {
+        Some(qemu) => {
+            let mut c = Command::new(qemu);
+            c.arg(&file);
+            c
+        }
+        None => Command::new(&file),
+    };
+    let server = ServeProcess::start(cmd, port);
     Site {
         server,
         port,
