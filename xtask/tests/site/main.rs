@@ -10,14 +10,16 @@
 mod common;
 
 mod exact;
+mod image;
 mod real;
 mod refuse;
 mod rules;
 
 use common::*;
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -182,4 +184,65 @@ pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
         bytes.len()
     );
     out.stdout
+}
+
+/// nginx (Debian's) serving `www` on `port`, with its own mime.types, and
+/// relative redirects, as serve sends them.
+pub fn nginx(www: &Path, port: u16) -> ServeProcess {
+    let dir = shared_dir().join(format!("nginx-{port}"));
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    let conf = dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n  \
+             access_log off;\n  absolute_redirect off;\n  client_body_temp_path {d}/tmp;\n  \
+             proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  \
+             scgi_temp_path {d}/tmp;\n  server {{\n    listen 127.0.0.1:{port};\n    root {w};\n  }}\n}}\n",
+            d = dir.display(),
+            w = www.display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new("/usr/sbin/nginx");
+    cmd.arg("-c").arg(&conf);
+    ServeProcess::start(cmd, port)
+}
+
+/// `wget --recursive --spider` from `start`: the broken links it reports,
+/// with the port taken out, and its log.
+pub fn broken_links(port: u16, start: &str) -> (BTreeSet<String>, String) {
+    let dir = shared_dir().join(format!("wget-{port}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new("wget")
+        .args([
+            "--recursive",
+            "--level=inf",
+            "--spider",
+            "--no-verbose",
+            "-e",
+            "robots=off",
+        ])
+        .arg("--directory-prefix")
+        .arg(&dir)
+        .arg(format!("http://127.0.0.1:{port}{start}"))
+        .output()
+        .expect("run wget");
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    let host = format!("http://127.0.0.1:{port}");
+    let mut broken = BTreeSet::new();
+    let mut in_list = false;
+    for line in log.lines() {
+        if line.starts_with("Found ") && line.contains("broken link") {
+            in_list = true;
+            continue;
+        }
+        if in_list && line.starts_with(&host) {
+            broken.insert(line.replacen(&host, "", 1));
+        }
+    }
+    (broken, log)
 }
