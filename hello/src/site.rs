@@ -144,19 +144,17 @@ impl<const T: usize> State<T> {
 
     /// Decides the response to a GET (`get`) or HEAD for what was kept.
     pub fn answer(&mut self, site: &Site, get: bool) {
-        let [inm, range, ae, if_range] = [0, 1, 2, 3].map(|f| {
-            let n = self.len[f] as usize;
-            // A value cut short counts as absent (a 200 is always right), and
-            // so does an empty one.
-            self.vals[f].get(..n).filter(|v| !v.is_empty())
-        });
-        let n = self.len[TARGET] as usize;
-        let path = self.target.get_mut(..n).and_then(|t| {
+        let len = self.len;
+        // A value cut short counts as absent (a 200 is always right).
+        let v = |f: usize| self.vals[f].get(..len[f] as usize).unwrap_or_default();
+        let (inm, range, ae, if_range) = (v(0), v(1), v(2), v(3));
+        let path = self.target.get_mut(..len[TARGET] as usize).and_then(|t| {
             let t = origin(t);
             let n = decode(t)?;
             Some(&t[..n])
         });
-        self.answer = answer(site, path, inm, range, ae, if_range, get);
+        let a = answer(site, path, inm, range, ae, if_range, get);
+        self.answer = a;
     }
 }
 
@@ -196,14 +194,14 @@ HTTP/1.1 416 Range Not Satisfiable\r\n";
 const STATUS_AT: [u8; 7] = [0, 17, 47, 74, 106, 130, 166];
 
 /// The answer for a decoded path (`None`: too long to be a key, or with a bad
-/// `%`) and header values (`None`: absent or cut short).
+/// `%`) and header values (empty: absent or cut short).
 pub fn answer(
     site: &Site,
     path: Option<&[u8]>,
-    inm: Option<&[u8]>,
-    range: Option<&[u8]>,
-    ae: Option<&[u8]>,
-    if_range: Option<&[u8]>,
+    inm: &[u8],
+    range: &[u8],
+    ae: &[u8],
+    if_range: &[u8],
     get: bool,
 ) -> Answer {
     let key = path.and_then(|p| {
@@ -215,46 +213,31 @@ pub fn answer(
                 .filter(|_| !last.contains(&b'.'))
         })
     });
-    let Some(key) = key else {
-        let len = site.vars[site.not_found as usize].len;
-        return Answer {
-            reply: NOT_FOUND,
-            var: site.not_found,
-            start: 0,
-            end: len,
-        };
-    };
-    if key.kind == MOVED {
-        return Answer {
-            reply: MOVED_PERMANENTLY,
-            var: key.plain,
-            start: 0,
-            end: 0,
-        };
-    }
-    let n = if key.gzip != key.plain && ae.is_some_and(gzip_ok) {
-        key.gzip
-    } else {
-        key.plain
+    let (reply, n) = match key {
+        None => (NOT_FOUND, site.not_found),
+        Some(k) if k.kind == MOVED => (MOVED_PERMANENTLY, k.plain),
+        Some(k) if gzip_ok(ae) => (OK, k.gzip),
+        Some(k) => (OK, k.plain),
     };
     let var = &site.vars[n as usize];
-    let tag = etag(site, var);
     let mut a = Answer {
-        reply: OK,
+        reply,
         var: n,
         start: 0,
         end: var.len,
     };
-    if inm.is_some_and(|list| none_match_fails(list, tag)) {
+    if reply != OK {
+        return a;
+    }
+    let tag = etag(site, var);
+    if none_match_fails(inm, tag) {
         a.reply = NOT_MODIFIED;
         a.end = 0;
-    } else if let Some(spec) = range.filter(|_| get) {
+    } else if get && (if_range.is_empty() || same(trim(if_range), tag)) {
         // If-Range: the range only for this very copy (strong comparison);
         // a date, or another tag, gets the whole file.
-        let same = if_range.is_none_or(|v| same(trim(v), tag));
-        match byte_range(spec, var.len) {
+        match byte_range(range, var.len) {
             Range::Whole => {}
-            _ if !same => {}
             Range::Part(start, end) => {
                 a = Answer {
                     reply: PARTIAL,
@@ -282,26 +265,24 @@ pub fn etag<'a>(site: &'a Site, var: &Var) -> &'a [u8] {
 /// authority in absolute-form (`http://host/a/b`, which RFC 9112 section 3.2.2
 /// says a server MUST accept), `/` when it has no path there.
 pub fn origin(t: &mut [u8]) -> &mut [u8] {
-    if t.first() == Some(&b'/') {
-        return t;
-    }
-    let after = t
-        .windows(3)
-        .position(|w| w == b"://")
-        .map_or(t.len(), |i| i + 3);
-    let at = t[after..]
-        .iter()
-        .position(|&b| b == b'/')
-        .map_or(t.len(), |i| after + i);
-    if at == t.len() {
-        // No path: the root. `*` (OPTIONS) and other forms find nothing.
-        if after == t.len() {
-            return &mut t[..0];
+    // The path starts at the first `/`, or at the third (after `scheme://host`).
+    let mut slashes = 0;
+    for i in 0..t.len() {
+        if t[i] == b'/' {
+            slashes += 1;
+            if i == 0 || slashes == 3 {
+                return &mut t[i..];
+            }
         }
-        t[at - 1] = b'/';
-        return &mut t[at - 1..];
     }
-    &mut t[at..]
+    let n = t.len();
+    if slashes == 2 {
+        // `http://host`: the root; its last byte becomes that `/`.
+        t[n - 1] = b'/';
+        return &mut t[n - 1..];
+    }
+    // `*`, or no form at all: nothing.
+    &mut t[..0]
 }
 
 /// Percent-decodes `t` in place (a decoded byte never takes more room than
@@ -365,19 +346,29 @@ fn trim(mut s: &[u8]) -> &[u8] {
     s
 }
 
-/// The elements of a comma-separated list (RFC 9110 section 5.6.1), trimmed;
-/// empty ones left out.
-fn elements(list: &[u8]) -> impl Iterator<Item = &[u8]> {
-    list.split(|&b| b == b',')
-        .map(trim)
-        .filter(|e| !e.is_empty())
+/// Calls `f` on each element of a comma-separated list (RFC 9110 section
+/// 5.6.1), trimmed, empty ones too, until it returns true; whether one did.
+/// (`dyn`: one copy of the loop for both lists.)
+fn any(list: &[u8], f: &mut dyn FnMut(&[u8]) -> bool) -> bool {
+    let mut start = 0;
+    for i in 0..=list.len() {
+        if list.get(i).is_none_or(|&b| b == b',') {
+            if f(trim(&list[start..i])) {
+                return true;
+            }
+            start = i + 1;
+        }
+    }
+    false
 }
 
 /// If-None-Match `list` is false for `tag` (so the answer is `304`): `*`, or
 /// an element equal to `tag` once a `W/` is taken off (weak comparison, RFC
 /// 9110 section 13.1.2).
 pub fn none_match_fails(list: &[u8], tag: &[u8]) -> bool {
-    elements(list).any(|e| same(e, b"*") || same(e.strip_prefix(b"W/").unwrap_or(e), tag))
+    any(list, &mut |e| {
+        same(e, b"*") || same(e.strip_prefix(b"W/").unwrap_or(e), tag)
+    })
 }
 
 /// Whether Accept-Encoding `value` takes gzip: `gzip` (or `x-gzip`) with a
@@ -385,23 +376,23 @@ pub fn none_match_fails(list: &[u8], tag: &[u8]) -> bool {
 /// 12.5.3). Codings and `q` without case.
 pub fn gzip_ok(value: &[u8]) -> bool {
     let mut star = false;
-    for e in elements(value) {
-        let mut parts = e.split(|&b| b == b';');
-        let coding = trim(parts.next().unwrap_or_default());
-        let q = parts.all(|p| {
-            let p = trim(p);
-            // `q=0`, `q=0.`, `q=0.000`: zero; any other weight is not.
-            !matches!(p, [b'q' | b'Q', b'=', b'0', rest @ ..]
-                if rest.first().is_none_or(|&d| d == b'.') && rest.iter().skip(1).all(|&d| d == b'0'))
-        });
-        if eq_lower(coding, b"gzip") || eq_lower(coding, b"x-gzip") {
-            return q;
-        }
+    let mut ok = false;
+    let named = any(value, &mut |e| {
+        let semi = e.iter().position(|&b| b == b';').unwrap_or(e.len());
+        let coding = trim(&e[..semi]);
+        // `q=0`, `q=0.`, `q=0.000`: zero; any other weight is not.
+        let q = trim(e.get(semi + 1..).unwrap_or_default());
+        let taken = !(q.len() > 2
+            && q[0] | 0x20 == b'q'
+            && q[1] == b'='
+            && q[2..].iter().all(|&b| b == b'0' || b == b'.'));
         if same(coding, b"*") {
-            star = q;
+            star = taken;
         }
-    }
-    star
+        ok = taken;
+        eq_lower(coding, b"gzip") || eq_lower(coding, b"x-gzip")
+    });
+    if named { ok } else { star }
 }
 
 /// `a` equals lower-case `b` without case.
@@ -426,15 +417,24 @@ pub fn byte_range(value: &[u8], size: u32) -> Range {
     if v.len() < 6 || !eq_lower(&v[..6], b"bytes=") {
         return Range::Whole;
     }
-    let spec = trim(&v[6..]);
-    let Some(dash) = spec.iter().position(|&b| b == b'-') else {
-        return Range::Whole;
-    };
-    let (first, last) = (number(&spec[..dash]), number(&spec[dash + 1..]));
-    let (start, end) = match (first, last) {
-        (Some(a), Some(b)) if a <= b => (a, b.saturating_add(1).min(u64::from(size))),
-        (Some(a), None) if dash + 1 == spec.len() => (a, u64::from(size)),
-        (None, Some(n)) if dash == 0 => (u64::from(size).saturating_sub(n), u64::from(size)),
+    // The numbers before and after the one dash, each `None` when empty;
+    // saturating far above any file's size.
+    let mut num = [None::<u64>; 2];
+    let mut k = 0;
+    for &b in trim(&v[6..]) {
+        match b {
+            b'0'..=b'9' => {
+                num[k] = Some((num[k].unwrap_or(0) * 10 + u64::from(b - b'0')).min(1 << 40))
+            }
+            b'-' if k == 0 => k = 1,
+            _ => return Range::Whole,
+        }
+    }
+    let size = u64::from(size);
+    let (start, end) = match (k, num) {
+        (1, [Some(a), Some(b)]) if a <= b => (a, (b + 1).min(size)),
+        (1, [Some(a), None]) => (a, size),
+        (1, [None, Some(n)]) => (size.saturating_sub(n), size),
         _ => return Range::Whole,
     };
     if start >= end {
@@ -443,53 +443,42 @@ pub fn byte_range(value: &[u8], size: u32) -> Range {
     Range::Part(start as u32, end as u32)
 }
 
-/// A run of digits as a number (saturating), `None` when empty or not digits.
-fn number(s: &[u8]) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
-    s.iter().try_fold(0u64, |n, &b| {
-        let d = (b as char).to_digit(10)?;
-        Some(n.saturating_mul(10).saturating_add(u64::from(d)))
-    })
-}
-
 /// The head of answer `a` up to the date: the status line, the validators,
 /// the representation headers and the lengths (their text in `num`), each a
 /// part; then the body's bytes.
 pub fn head<'a>(site: &'a Site, a: &Answer, num: &'a mut [u8; 96]) -> ([&'a [u8]; 4], &'a [u8]) {
-    let r = a.reply as usize;
-    let status = &STATUS[STATUS_AT[r] as usize..STATUS_AT[r + 1] as usize];
+    let r = a.reply;
+    let status = &STATUS[STATUS_AT[r as usize] as usize..STATUS_AT[r as usize + 1] as usize];
     let var = &site.vars[a.var as usize];
     let text = |at: u32, len: u32| &site.text[at as usize..(at + len) as usize];
     let val = text(var.head, var.val);
-    let mut rep = text(var.rep, var.rep_len);
+    let no_rep = r == NOT_MODIFIED || r == RANGE_NOT_SATISFIABLE;
+    let rep = if no_rep {
+        &[][..]
+    } else {
+        text(var.rep, var.rep_len)
+    };
     let mut out = Out {
         buf: &mut *num,
         n: 0,
     };
-    match a.reply {
-        NOT_MODIFIED => rep = &[],
-        RANGE_NOT_SATISFIABLE => {
-            rep = &[];
-            out.put(b"Content-Range: bytes */");
-            out.num(var.len);
-            out.put(b"\r\nContent-Length: 0\r\n");
+    if r == PARTIAL || r == RANGE_NOT_SATISFIABLE {
+        out.put(b"Content-Range: bytes ");
+        if r == PARTIAL {
+            out.num(a.start);
+            out.put(b"-");
+            out.num(a.end - 1);
+        } else {
+            out.put(b"*");
         }
-        _ => {
-            if a.reply == PARTIAL {
-                out.put(b"Content-Range: bytes ");
-                out.num(a.start);
-                out.put(b"-");
-                out.num(a.end - 1);
-                out.put(b"/");
-                out.num(var.len);
-                out.put(b"\r\n");
-            }
-            out.put(b"Content-Length: ");
-            out.num(a.end - a.start);
-            out.put(b"\r\n");
-        }
+        out.put(b"/");
+        out.num(var.len);
+        out.put(b"\r\n");
+    }
+    if r != NOT_MODIFIED {
+        out.put(b"Content-Length: ");
+        out.num(a.end - a.start);
+        out.put(b"\r\n");
     }
     out.put(b"Date: ");
     let n = out.n;
