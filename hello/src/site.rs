@@ -5,7 +5,7 @@
 //! (xtask/tests/site/rules.rs); `serve` keeps a [`State`] per connection,
 //! feeds it the bytes its parser reads, and asks [`answer`] at the head's end.
 //!
-//! The tables (xtask/src/build/site.rs writes them as Rust, hello/build.rs
+//! The tables (xtask/src/build/site/bake.rs writes them as Rust, hello/build.rs
 //! puts them in OUT_DIR):
 //! - every URL path the site answers is a [`Key`]: `/a/b.css` a file, `/` and
 //!   `/dir/` the directory's index.html, `/dir` a `301` to `/dir/`; found

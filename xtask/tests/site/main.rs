@@ -14,6 +14,7 @@ mod image;
 mod real;
 mod refuse;
 mod rules;
+mod sizes;
 
 use common::*;
 use std::collections::BTreeSet;
