@@ -727,13 +727,18 @@ mod server {
         let mut skip = slot.sent as usize;
         let mut total = 0;
         #[cfg(not(serve_site))]
-        let parts: [&[u8]; 5] = [first, second, &date[..], tail, body];
+        let iov = [first, second, &date[..], tail, body].map(|part| {
+            let s = skip.min(part.len());
+            skip -= s;
+            total += part.len();
+            IoVec::new(&part[s..])
+        });
         // A site's answer: status line, validators, representation headers,
         // lengths, then the date and the (part of the) file.
         #[cfg(serve_site)]
         let mut num = [0u8; 96];
         #[cfg(serve_site)]
-        let parts = {
+        let iov = {
             let ([a, b, c, d], body) = match slot.reply {
                 OK => site::head(&baked::SITE, &slot.site.answer, &mut num),
                 reply => ([status(reply), ERROR_HEAD, &[], &[]], &[][..]),
@@ -743,14 +748,13 @@ mod server {
             } else {
                 body
             };
-            [a, b, c, d, &date[..], tail, body]
+            [a, b, c, d, &date[..], tail, body].map(|part| {
+                let s = skip.min(part.len());
+                skip -= s;
+                total += part.len();
+                IoVec::new(&part[s..])
+            })
         };
-        let iov = parts.map(|part| {
-            let s = skip.min(part.len());
-            skip -= s;
-            total += part.len();
-            IoVec::new(&part[s..])
-        });
         (sys::writev(fd, &iov), total)
     }
 

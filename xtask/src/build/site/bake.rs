@@ -314,7 +314,7 @@ pub fn source(b: &Baked) -> String {
     let _ = writeln!(
         s,
         "/// Bytes of the tables, text and content (hello/build.rs reads this line).\n\
-         pub const BYTES: usize = {};",
+         #[allow(dead_code)]\npub const BYTES: usize = {};",
         b.table_bytes() + b.content.len() as u64
     );
     let _ = writeln!(s, "pub const TARGET: usize = {};", b.target_cap);
