@@ -2,10 +2,10 @@
 //! built; its budget; its build; and its image's Dockerfile.
 use std::ffi::OsString;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::Error;
-use crate::build::site::{Site, bake};
+use crate::build::site::{Site, bake, content_type_for};
 use crate::build::{self, Built, Link};
 use crate::core::platform::{Layout, Platform, Program};
 use crate::elf;
@@ -57,37 +57,6 @@ pub struct SiteSizes {
 /// 19), and the goal.
 pub const SITE_BUDGET: u64 = 6144;
 pub const SITE_GOAL: u64 = 4096;
-
-/// The Content-Type for a file name's extension: the common web types.
-pub fn content_type_for(path: &Path) -> Option<&'static str> {
-    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "json" => "application/json",
-        "txt" | "text" => "text/plain; charset=utf-8",
-        "md" => "text/markdown; charset=utf-8",
-        "csv" => "text/csv; charset=utf-8",
-        "xml" => "application/xml",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "avif" => "image/avif",
-        "ico" => "image/vnd.microsoft.icon",
-        "wasm" => "application/wasm",
-        "pdf" => "application/pdf",
-        "woff" => "font/woff",
-        "woff2" => "font/woff2",
-        "mp4" => "video/mp4",
-        "webm" => "video/webm",
-        "mp3" => "audio/mpeg",
-        "bin" => "application/octet-stream",
-        _ => return None,
-    })
-}
 
 /// Checks `serve`'s options (usage errors, status 2, before anything is built).
 pub fn config(

@@ -10,8 +10,8 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::Site;
+use super::content_type_for;
 use crate::Error;
-use crate::build::serve::content_type_for;
 
 /// The 404 page when the site has no 404.html.
 pub const NOT_FOUND_PAGE: &[u8] =
