@@ -184,14 +184,15 @@ pub const MOVED_PERMANENTLY: u32 = 3;
 pub const NOT_FOUND: u32 = 4;
 pub const RANGE_NOT_SATISFIABLE: u32 = 5;
 
-/// The status lines, by reply, one after another (offsets in [`STATUS_AT`]).
-const STATUS: &[u8] = b"HTTP/1.1 200 OK\r\n\
-HTTP/1.1 206 Partial Content\r\n\
-HTTP/1.1 304 Not Modified\r\n\
-HTTP/1.1 301 Moved Permanently\r\n\
-HTTP/1.1 404 Not Found\r\n\
-HTTP/1.1 416 Range Not Satisfiable\r\n";
-const STATUS_AT: [u8; 7] = [0, 17, 47, 74, 106, 130, 166];
+/// The status lines after `HTTP/1.1 `, by reply, one after another (offsets
+/// in [`STATUS_AT`]).
+const STATUS: &[u8] = b"200 OK\r\n\
+206 Partial Content\r\n\
+304 Not Modified\r\n\
+301 Moved Permanently\r\n\
+404 Not Found\r\n\
+416 Range Not Satisfiable\r\n";
+const STATUS_AT: [u8; 7] = [0, 8, 29, 47, 70, 85, 112];
 
 /// The answer for a decoded path (`None`: too long to be a key, or with a bad
 /// `%`) and header values (empty: absent or cut short).
@@ -443,7 +444,7 @@ pub fn byte_range(value: &[u8], size: u32) -> Range {
     Range::Part(start as u32, end as u32)
 }
 
-/// The head of answer `a` up to the date: the status line, the validators,
+/// The head of answer `a` up to the date: the status line (after `HTTP/1.1 `), the validators,
 /// the representation headers and the lengths (their text in `num`), each a
 /// part; then the body's bytes.
 pub fn head<'a>(site: &'a Site, a: &Answer, num: &'a mut [u8; 96]) -> ([&'a [u8]; 4], &'a [u8]) {

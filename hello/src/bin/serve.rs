@@ -82,7 +82,8 @@ mod server {
     const MAX_CONN: u64 = 1 << 16;
     /// The most processes: one per CPU, up to this.
     const MAX_WORKERS: usize = 16;
-    /// Milliseconds a response under way has to finish after SIGTERM.
+    /// Milliseconds a response under way has to finish after SIGTERM, counted
+    /// in the loop's 1/1024 s (so 488 ms).
     const STOP_MS: u64 = 500;
     /// Connections the kernel queues before `accept`; it caps this at
     /// net.core.somaxconn.
@@ -116,9 +117,10 @@ mod server {
     const ERROR_HEAD: &[u8] = b"Content-Length: 0\r\nDate: ";
     /// The ends of a response head, after the date: the connection closes, stays
     /// open (HTTP/1.1), or stays open as an HTTP/1.0 client asked.
-    const CLOSE: &[u8] = b"Connection: close\r\n\r\n";
-    const KEEP: &[u8] = b"\r\n";
-    const KEEP_ALIVE: &[u8] = b"Connection: keep-alive\r\n\r\n";
+    /// `Connection: close` and CR LF (`..CLOSE_LEN`), `Connection: keep-alive`
+    /// and CR LF (`CLOSE_LEN..`), whose last two bytes are the plain end.
+    const TAILS: &[u8] = b"Connection: close\r\n\r\nConnection: keep-alive\r\n\r\n";
+    const CLOSE_LEN: usize = 21;
 
     /// What a slot's connection is doing (`state`). `FREE` is zero: a fresh
     /// table is all free.
@@ -145,77 +147,94 @@ mod server {
     const CLOSES: u8 = 2;
     const KEEPS_1_0: u8 = 4;
 
-    /// Where the parser is in a request (`p`), RFC 9112's grammar: before the
-    /// request line (one empty line may come first), after that empty line, the
-    /// method, the target, the version; the start of a header line (or the empty
-    /// line that ends the head), a field name, its value. Then a body: a chunk
-    /// size (no digit yet, some), a chunk extension, data (`body` bytes, also a
-    /// Content-Length body), the line end after it, a trailer line's start, its
-    /// field name, its value. Zero is a new request.
-    const P_START: u8 = 0;
-    const P_METHOD0: u8 = 1;
-    const P_METHOD: u8 = 2;
-    const P_TARGET: u8 = 3;
-    const P_VERSION: u8 = 4;
-    const P_LINE: u8 = 5;
-    const P_NAME: u8 = 6;
-    const P_VALUE: u8 = 7;
-    const P_SIZE0: u8 = 8;
-    const P_SIZE: u8 = 9;
-    const P_EXT: u8 = 10;
-    const P_DATA: u8 = 11;
-    const P_DATA_END: u8 = 12;
-    const P_TRAILER: u8 = 13;
-    const P_TRAILER_LINE: u8 = 14;
-    const P_TRAILER_NAME: u8 = 15;
+    /// Where the parser is in a request (`p`), RFC 9112's grammar: the method
+    /// (one empty line may come before it), the target, the version; a field
+    /// name (at `pos` 0, the start of a header line, or the empty line that
+    /// ends the head), its value. Then a body: a chunk size, a chunk extension,
+    /// data (`body` bytes, also a Content-Length body), the line end after it,
+    /// a trailer line's field name (at `pos` 0, its start), its value. Zero is
+    /// a new request. Each state's token ends at its byte in `SEP` (`\n`:
+    /// none) and takes the bytes of its class in `CLASS`; its first byte starts
+    /// matching the words in `SET`.
+    const P_METHOD: u8 = 0;
+    const P_TARGET: u8 = 1;
+    const P_VERSION: u8 = 2;
+    const P_NAME: u8 = 3;
+    const P_VALUE: u8 = 4;
+    const P_SIZE: u8 = 5;
+    const P_EXT: u8 = 6;
+    const P_DATA: u8 = 7;
+    const P_DATA_END: u8 = 8;
+    const P_TRAILER: u8 = 9;
+    const P_TRAILER_LINE: u8 = 10;
+    // A separator moves a state on to the next one.
+    const _: () = assert!(
+        P_TARGET == P_METHOD + 1
+            && P_VERSION == P_TARGET + 1
+            && P_VALUE == P_NAME + 1
+            && P_EXT == P_SIZE + 1
+            && P_TRAILER_LINE == P_TRAILER + 1
+    );
+    /// Not a state: what a byte no state takes gives (400).
+    const P_BAD: u8 = 11;
+    const SEP: &[u8; 11] = b"  \n:\n;\n\n\n:\n";
+    const CLASS: [u8; 11] = [
+        C_TOKEN, C_VISIBLE, C_VISIBLE, C_TOKEN, C_FIELD, C_HEX, C_FIELD, 0, 0, C_TOKEN, C_FIELD,
+    ];
+    const SET: [u32; 5] = [METHODS, 0, VERSIONS, NAMES, VALUES];
+    /// A byte's classes: a token's (RFC 9110 tchar), visible ASCII, a field
+    /// value's (visible, space, tab, obs-text), a hex digit.
+    const C_TOKEN: u8 = 1;
+    const C_VISIBLE: u8 = 2;
+    const C_FIELD: u8 = 4;
+    const C_HEX: u8 = 8;
 
-    /// What the parser has seen of a request (`seen`).
-    const HTTP11: u16 = 1;
-    const HOST: u16 = 2;
-    const HOSTS: u16 = 4;
-    const CONN_CLOSE: u16 = 8;
-    const CONN_KEEP: u16 = 16;
-    const CHUNKED: u16 = 32;
-    const TE_BAD: u16 = 64;
-    const IS_GET: u16 = 128;
-    const IS_HEAD: u16 = 256;
+    /// The words the parser looks for, each ending in NUL: methods and versions
+    /// (matched exactly), then field names and values (matched without case).
+    /// Bit k of `m` is the k-th word.
+    #[cfg(not(serve_site))]
+    const WORDS: &[u8] = b"GET\0HEAD\0HTTP/1.0\0HTTP/1.1\0host\0connection\0content-length\0\
+        transfer-encoding\0close\0keep-alive\0chunked\0";
+    /// A site also reads the four fields it keeps (`site::State`), bits 11 to 14.
+    #[cfg(serve_site)]
+    const WORDS: &[u8] = b"GET\0HEAD\0HTTP/1.0\0HTTP/1.1\0host\0connection\0content-length\0\
+        transfer-encoding\0close\0keep-alive\0chunked\0if-none-match\0range\0accept-encoding\0\
+        if-range\0";
+    #[cfg(serve_site)]
+    const SITE_NAMES: u32 = 0xf << 11;
+    #[cfg(not(serve_site))]
+    const SITE_NAMES: u32 = 0;
+    const W_GET: u32 = 1;
+    const W_HEAD: u32 = 2;
+    const W_HTTP10: u32 = 4;
+    const W_HTTP11: u32 = 8;
+    const W_HOST: u32 = 16;
+    const W_CONNECTION: u32 = 32;
+    const W_CONTENT_LENGTH: u32 = 64;
+    const W_TRANSFER_ENCODING: u32 = 128;
+    const W_CLOSE: u32 = 256;
+    const W_KEEP_ALIVE: u32 = 512;
+    const W_CHUNKED: u32 = 1024;
+    const METHODS: u32 = W_GET | W_HEAD;
+    const VERSIONS: u32 = W_HTTP10 | W_HTTP11;
+    const NAMES: u32 = W_HOST | W_CONNECTION | W_CONTENT_LENGTH | W_TRANSFER_ENCODING | SITE_NAMES;
+    const VALUES: u32 = W_CLOSE | W_KEEP_ALIVE | W_CHUNKED;
+
+    /// What the parser has seen of a request (`seen`). Where a word says it,
+    /// the bit is the word's, so a matched word is or-ed in as it is.
+    const IS_GET: u32 = W_GET;
+    const IS_HEAD: u32 = W_HEAD;
+    const HTTP11: u32 = W_HTTP11;
+    const CONN_CLOSE: u32 = W_CLOSE;
+    const CONN_KEEP: u32 = W_KEEP_ALIVE;
+    const CHUNKED: u32 = W_CHUNKED;
+    const HOST: u32 = 1 << 11;
+    const HOSTS: u32 = 1 << 12;
+    const TE_BAD: u32 = 1 << 13;
     /// A CR came: the next byte must be LF.
-    const CR: u16 = 512;
+    const CR: u32 = 1 << 14;
     /// A space or tab came after a value's first byte.
-    const WS: u16 = 1024;
-
-    /// The words the parser looks for, each ending in NUL: methods (matched
-    /// exactly), then field names and values (matched without case). Bit k of
-    /// `m` is the word at `WORD_AT[k]`.
-    #[cfg(not(serve_site))]
-    const WORDS: &[u8] =
-        b"GET\0HEAD\0host\0connection\0content-length\0transfer-encoding\0close\0keep-alive\0chunked\0";
-    #[cfg(not(serve_site))]
-    const WORD_AT: [usize; 9] = [0, 4, 9, 14, 25, 40, 58, 64, 75];
-    /// A site also reads the four fields it keeps (`site::State`).
-    #[cfg(serve_site)]
-    const WORDS: &[u8] =
-        b"GET\0HEAD\0host\0connection\0content-length\0transfer-encoding\0close\0keep-alive\0chunked\0\
-        if-none-match\0range\0accept-encoding\0if-range\0";
-    #[cfg(serve_site)]
-    const WORD_AT: [usize; 13] = [0, 4, 9, 14, 25, 40, 58, 64, 75, 83, 97, 103, 119];
-    /// The field names a site keeps, by `site::State` index: bits 9 to 12.
-    #[cfg(serve_site)]
-    const SITE_NAMES: u16 = 0xf << 9;
-    #[cfg(not(serve_site))]
-    const SITE_NAMES: u16 = 0;
-    const W_GET: u16 = 1;
-    const W_HEAD: u16 = 2;
-    const W_HOST: u16 = 4;
-    const W_CONNECTION: u16 = 8;
-    const W_CONTENT_LENGTH: u16 = 16;
-    const W_TRANSFER_ENCODING: u16 = 32;
-    const W_CLOSE: u16 = 64;
-    const W_KEEP_ALIVE: u16 = 128;
-    const W_CHUNKED: u16 = 256;
-    const METHODS: u16 = W_GET | W_HEAD;
-    const NAMES: u16 = W_HOST | W_CONNECTION | W_CONTENT_LENGTH | W_TRANSFER_ENCODING | SITE_NAMES;
-    const VALUES: u16 = W_CLOSE | W_KEEP_ALIVE | W_CHUNKED;
+    const WS: u32 = 1 << 15;
     /// `num` when the value is not a number.
     const NOT_NUM: u32 = u32::MAX;
 
@@ -260,13 +279,13 @@ mod server {
     #[derive(Clone, Copy)]
     #[repr(C)]
     struct Req {
-        seen: u16,
+        seen: u32,
         /// The words still matching the current token, and those its field
         /// name matched.
-        m: u16,
-        name: u16,
+        m: u32,
+        name: u32,
         /// Bytes of the current token; of the head so far.
-        pos: u16,
+        pos: u32,
         head: u32,
         /// Where the current field value is as a Host (`H_*`).
         host: u8,
@@ -300,7 +319,7 @@ mod server {
         state: FREE,
         reply: 0,
         flags: 0,
-        p: P_START,
+        p: P_METHOD,
         held: 0,
         off: 0,
         deadline: 0,
@@ -378,7 +397,8 @@ mod server {
         // One process per CPU this one may run on.
         let mut mask = [0u64; 4];
         sys::cpus(&mut mask);
-        let cpus: u32 = mask.iter().map(|w| w.count_ones()).sum();
+        // Bit by bit: `count_ones` without POPCNT is a longer routine.
+        let cpus = (0..256).map(|i| mask[i / 64] >> (i % 64) & 1).sum::<u64>();
         let mut workers = [0u32; MAX_WORKERS];
         let mut n = 0;
         let first = sys::getpid();
@@ -493,22 +513,8 @@ mod server {
     fn serve(listener: u32, slots: usize, workers: &[u32]) {
         let ep = check(sys::epoll_create());
         let signals = check(sys::signalfd(STOP));
-        sys::epoll_ctl(
-            ep,
-            sys::EPOLL_CTL_ADD,
-            signals,
-            sys::EPOLLIN,
-            signals as u64,
-        );
-        let listen = |op| {
-            sys::epoll_ctl(
-                ep,
-                op,
-                listener,
-                sys::EPOLLIN | sys::EPOLLEXCLUSIVE,
-                listener as u64,
-            )
-        };
+        watch(ep, sys::EPOLL_CTL_ADD, signals, sys::EPOLLIN);
+        let listen = |op| watch(ep, op, listener, sys::EPOLLIN | sys::EPOLLEXCLUSIVE);
         listen(sys::EPOLL_CTL_ADD);
         let (slots, buffers) = tables(slots);
         let (scratch, buffers) = buffers.split_at_mut(READ);
@@ -523,7 +529,8 @@ mod server {
         loop {
             let n = sys::epoll_wait(ep, &mut events, if stop_at == 0 { 1000 } else { 50 });
             let [s, ns] = sys::clock(sys::CLOCK_MONOTONIC);
-            let ms = s * 1000 + ns / 1_000_000;
+            // Milliseconds near enough: 1/1024 s, shifts instead of divisions.
+            let ms = s << 10 | ns >> 20;
             let wall = sys::clock(sys::CLOCK_REALTIME)[0] as u32;
             let secs = s as u32;
             for event in events.iter().take(n.max(0) as usize) {
@@ -549,12 +556,11 @@ mod server {
                         // Free, so all zero: a new request, nothing held.
                         slot.state = READING;
                         slot.deadline = secs + IDLE + 1;
-                        sys::epoll_ctl(
+                        watch(
                             ep,
                             sys::EPOLL_CTL_ADD,
                             c as u32,
                             sys::EPOLLIN | sys::EPOLLOUT | sys::EPOLLET,
-                            c as u64,
                         );
                         open += 1;
                         top = top.max(c as usize + 1);
@@ -573,10 +579,8 @@ mod server {
                 } else if let Some(slot) = slots.get_mut(fd as usize)
                     && slot.state != FREE
                 {
-                    let buf = buffers
-                        .chunks_exact_mut(READ)
-                        .nth(fd as usize)
-                        .unwrap_or_default();
+                    let from = fd as usize * READ;
+                    let buf = buffers.get_mut(from..from + READ).unwrap_or_default();
                     let at = Clock { secs, wall };
                     if !drive(fd, slot, buf, scratch, at, stop_at != 0) {
                         close(fd as usize, slot, &mut open);
@@ -600,6 +604,13 @@ mod server {
                 }
             }
         }
+    }
+
+    /// Adds `fd` to (or, with EPOLL_CTL_DEL, takes it from) the epoll set
+    /// `ep`, its own number as the event's data. One copy of the call.
+    #[inline(never)]
+    fn watch(ep: u32, op: u32, fd: u32, events: u32) -> isize {
+        sys::epoll_ctl(ep, op, fd, events, fd as u64)
     }
 
     /// The descriptor an event is for (its data).
@@ -667,7 +678,7 @@ mod server {
                 }
                 // The next request: it has IDLE seconds from now.
                 slot.state = READING;
-                slot.p = P_START;
+                slot.p = P_METHOD;
                 slot.req = NEW;
                 #[cfg(serve_site)]
                 slot.site.clear();
@@ -691,95 +702,141 @@ mod server {
             if slot.state == LINGER {
                 continue;
             }
-            if slot.p >= P_SIZE0 {
+            if slot.p >= P_SIZE {
                 // A body moves: progress.
                 slot.deadline = deadline;
             }
             let data = scratch.get(..n as usize).unwrap_or_default();
             let used = feed(slot, data);
-            // What follows a request whose response has to wait: kept. Swaps,
-            // not copies: a copy loop becomes `memcpy`, which no libc provides here.
-            let rest = data.len() - used;
-            for (d, s) in buf.iter_mut().zip(&mut scratch[used..n as usize]) {
-                core::mem::swap(d, s);
+            // What follows a request whose response has to wait: kept.
+            let rest = data.get(used..).unwrap_or_default();
+            for (d, s) in buf.iter_mut().zip(rest) {
+                *d = *s;
             }
-            slot.held = rest as u16;
+            slot.held = rest.len() as u16;
         }
     }
 
     /// Sends what is left of the slot's response: (the `writev` result, the
     /// response's whole length).
+    #[inline(never)]
     fn send(fd: u32, slot: &Slot) -> (isize, usize) {
         let date = date(slot.date);
+        // One string each for the ends and the error status lines: slices of
+        // them cost fewer bytes than a table of separate strings.
         let tail = if slot.flags & CLOSES != 0 {
-            CLOSE
+            &TAILS[..CLOSE_LEN]
         } else if slot.flags & KEEPS_1_0 != 0 {
-            KEEP_ALIVE
+            &TAILS[CLOSE_LEN..]
         } else {
-            KEEP
+            &TAILS[TAILS.len() - 2..]
         };
-        #[cfg(not(serve_site))]
-        let (first, second, body): (&[u8], &[u8], &[u8]) = match slot.reply {
-            OK if slot.flags & HEAD_ONLY != 0 => (&HEAD, &[], &[]),
-            OK => (&HEAD, &[], &PAGE),
-            reply => (status(reply), ERROR_HEAD, &[]),
-        };
-        let mut skip = slot.sent as usize;
-        let mut total = 0;
-        #[cfg(not(serve_site))]
-        let iov = [first, second, &date[..], tail, body].map(|part| {
-            let s = skip.min(part.len());
-            skip -= s;
-            total += part.len();
-            IoVec::new(&part[s..])
-        });
-        // A site's answer: status line, validators, representation headers,
-        // lengths, then the date and the (part of the) file.
         #[cfg(serve_site)]
-        let mut num = [0u8; 96];
-        #[cfg(serve_site)]
-        let iov = {
-            let ([a, b, c, d], body) = match slot.reply {
-                OK => site::head(&baked::SITE, &slot.site.answer, &mut num),
-                reply => ([status(reply), ERROR_HEAD, &[], &[]], &[][..]),
-            };
-            let body = if slot.flags & HEAD_ONLY != 0 {
-                &[]
+        return send_site(fd, slot, &date, tail);
+        #[cfg(not(serve_site))]
+        {
+            let r = slot.reply as usize;
+            // Every response begins as the 200's head does: `HTTP/1.1 `.
+            let (version, rest) = HEAD.split_at(9);
+            let (first, second, body): (&[u8], &[u8], &[u8]) = if r == OK as usize {
+                (
+                    rest,
+                    &[],
+                    if slot.flags & HEAD_ONLY != 0 {
+                        &[]
+                    } else {
+                        &PAGE
+                    },
+                )
             } else {
-                body
+                let start = STATUS_END[r - 1] as usize;
+                let end = STATUS_END[r] as usize;
+                (STATUS.get(start..end).unwrap_or_default(), ERROR_HEAD, &[])
             };
-            [a, b, c, d, &date[..], tail, body].map(|part| {
+            let mut skip = slot.sent as usize;
+            let mut total = 0;
+            let iov = [version, first, second, &date[..], tail, body].map(|part| {
                 let s = skip.min(part.len());
                 skip -= s;
                 total += part.len();
-                IoVec::new(&part[s..])
-            })
+                IoVec::new(part.get(s..).unwrap_or_default())
+            });
+            (sys::writev(fd, &iov), total)
+        }
+    }
+
+    /// [`send`] for a site: `HTTP/1.1 `, then the answer's status line,
+    /// validators, representation headers and lengths (or an error's status
+    /// line), the date, the end, and the (part of the) file.
+    #[cfg(serve_site)]
+    fn send_site(fd: u32, slot: &Slot, date: &[u8], tail: &[u8]) -> (isize, usize) {
+        let r = slot.reply as usize;
+        let mut num = [0u8; 96];
+        let ([a, b, c, d], body) = if r == OK as usize {
+            site::head(&baked::SITE, &slot.site.answer, &mut num)
+        } else {
+            let start = STATUS_END[r - 1] as usize;
+            let end = STATUS_END[r] as usize;
+            (
+                [
+                    STATUS.get(start..end).unwrap_or_default(),
+                    ERROR_HEAD,
+                    &[],
+                    &[],
+                ],
+                &[][..],
+            )
         };
+        let body = if slot.flags & HEAD_ONLY != 0 {
+            &[]
+        } else {
+            body
+        };
+        let mut skip = slot.sent as usize;
+        let mut total = 0;
+        let iov = [b"HTTP/1.1 ", a, b, c, d, date, tail, body].map(|part| {
+            let s = skip.min(part.len());
+            skip -= s;
+            total += part.len();
+            IoVec::new(part.get(s..).unwrap_or_default())
+        });
         (sys::writev(fd, &iov), total)
     }
 
-    /// An error's status line (and, for 405, the Allow header).
-    fn status(reply: u8) -> &'static [u8] {
-        match reply {
-            NOT_ALLOWED => b"HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n",
-            TOO_LARGE => b"HTTP/1.1 413 Content Too Large\r\n",
-            URI_TOO_LONG => b"HTTP/1.1 414 URI Too Long\r\n",
-            HEAD_TOO_LARGE => b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
-            NOT_IMPLEMENTED => b"HTTP/1.1 501 Not Implemented\r\n",
-            _ => b"HTTP/1.1 400 Bad Request\r\n",
+    /// The error status lines after `HTTP/1.1 ` (and, for 405, the Allow
+    /// header), in `reply` order from BAD_REQUEST; `STATUS_END[r]` is where
+    /// reply `r`'s ends.
+    const STATUS: &[u8] = b"400 Bad Request\r\n\
+        405 Method Not Allowed\r\nAllow: GET, HEAD\r\n\
+        413 Content Too Large\r\n\
+        414 URI Too Long\r\n\
+        431 Request Header Fields Too Large\r\n\
+        501 Not Implemented\r\n";
+    const STATUS_END: [u8; 7] = {
+        let mut ends = [0u8; 7];
+        let (mut i, mut k) = (0, 1);
+        while i < STATUS.len() {
+            if STATUS[i] == b'\n' && (i + 1 == STATUS.len() || STATUS[i + 1].is_ascii_digit()) {
+                ends[k] = i as u8 + 1;
+                k += 1;
+            }
+            i += 1;
         }
-    }
+        ends
+    };
 
     /// `secs` (since 1970) as an IMF-fixdate (RFC 9110 section 5.6.7) and CR LF:
     /// `Sun, 06 Nov 1994 08:49:37 GMT`. Years and months are counted off one by
     /// one: a few dozen steps, fewer bytes than the closed formulas.
+    /// Out of line, so that docs/serve.md's table shows what the Date costs
+    /// (inlined into `send` it is the same size on amd64).
+    #[inline(never)]
     fn date(secs: u32) -> [u8; 31] {
-        const DAYS: &[u8; 21] = b"ThuFriSatSunMonTueWed";
-        const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
-        const LENGTHS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        const NAMES: &[u8; 57] = b"ThuFriSatSunMonTueWedJanFebMarAprMayJunJulAugSepOctNovDec";
+        const LENGTHS: &[u8; 12] = &[31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
         let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT\r\n";
         let mut days = secs / 86400;
-        let w = (days % 7 * 3) as usize;
+        let day = (days % 7) as usize;
         let mut year = 1970;
         // Leap years up to 2099 are the multiples of 4.
         while days >= 365 + u32::from(year % 4 == 0) {
@@ -787,30 +844,40 @@ mod server {
             year += 1;
         }
         let mut month = 0;
-        for (m, len) in LENGTHS.iter().enumerate() {
-            let len = len + u32::from(m == 1 && year % 4 == 0);
+        for (m, &len) in LENGTHS.iter().enumerate() {
+            let len = u32::from(len) + u32::from(m == 1 && year % 4 == 0);
             if days < len {
                 break;
             }
             days -= len;
-            month += 3;
+            month += 1;
         }
-        out[..3].copy_from_slice(&DAYS[w..w + 3]);
-        out[8..11].copy_from_slice(&MONTHS[month..month + 3]);
-        let time = secs % 86400;
-        // Two digits each, at their places in `out`.
-        for (at, n) in [
-            (5, days + 1),
-            (12, year / 100),
-            (14, year % 100),
-            (17, time / 3600),
-            (20, time / 60 % 60),
-            (23, time % 60),
-        ] {
-            out[at] = b'0' + (n / 10) as u8;
-            out[at + 1] = b'0' + (n % 10) as u8;
+        for i in 0..3 {
+            out[i] = NAMES[day * 3 + i];
+            out[8 + i] = NAMES[21 + month.min(11) * 3 + i];
         }
+        // Each number's digits, last first: (place in `out`, radix).
+        digits(
+            &mut out,
+            &[(24, 10), (23, 6), (21, 10), (20, 6), (18, 10), (17, 10)],
+            secs % 86400,
+        );
+        digits(&mut out, &[(6, 10), (5, 10)], days + 1);
+        digits(&mut out, &[(15, 10), (14, 10), (13, 10), (12, 10)], year);
         out
+    }
+
+    /// Writes `n`'s digits at the places in `out`, dividing by each radix in turn
+    /// (10 and 6 for minutes and seconds): one loop for every field of the date.
+    #[inline(never)]
+    fn digits(out: &mut [u8; 31], places: &[(u8, u8)], mut n: u32) {
+        for &(at, radix) in places {
+            let radix = u32::from(radix.max(1));
+            if let Some(o) = out.get_mut(at as usize) {
+                *o = b'0' + (n % radix) as u8;
+            }
+            n /= radix;
+        }
     }
 
     /// Reads what `data` holds for the slot's request, up to a response to send
@@ -841,11 +908,21 @@ mod server {
 
     /// The words of `m` (bits) that have `c` at `pos`, or with `c` = 0, that end
     /// there. `lower` is 0x20 to match without case.
-    fn words(m: u16, pos: u16, c: u8, lower: u8) -> u16 {
-        let mut out = 0;
-        for (k, at) in WORD_AT.iter().enumerate() {
-            if WORDS.get(at + pos as usize) == Some(&(c | lower)) {
-                out |= 1 << k;
+    fn words(m: u32, pos: u32, c: u8, lower: u8) -> u32 {
+        // One pass over WORDS, finding each word's start at its NUL: no table
+        // of offsets.
+        if m == 0 {
+            // Nothing left to match (a target, a body's framing): no pass.
+            return 0;
+        }
+        let (mut out, mut bit, mut start) = (0, 1, 0);
+        for (i, &w) in WORDS.iter().enumerate() {
+            if i == start + pos as usize && w == c | lower {
+                out |= bit;
+            }
+            if w == 0 {
+                bit <<= 1;
+                start = i + 1;
             }
         }
         m & out
@@ -854,6 +931,7 @@ mod server {
     /// Takes one byte of a request (all but a body's data), RFC 9112's grammar:
     /// a line ends in CR LF or a bare LF; a method and a field name are tokens,
     /// a target visible ASCII, a field value visible bytes, spaces and tabs.
+    #[inline(never)]
     fn step(s: &mut Slot, b: u8) {
         let r = &mut s.req;
         if r.seen & CR != 0 {
@@ -866,12 +944,12 @@ mod server {
             return;
         }
         let p = s.p;
-        if p < P_SIZE0 {
+        if p < P_SIZE {
             r.head += 1;
             if r.head > MAX_HEAD {
                 return error(
                     s,
-                    if p < P_LINE {
+                    if p < P_NAME {
                         URI_TOO_LONG
                     } else {
                         HEAD_TOO_LARGE
@@ -881,101 +959,102 @@ mod server {
         } else {
             r.total += 1;
         }
-        let lf = b == b'\n';
+        let i = p as usize;
         let token = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-        let field = b >= b' ' && b != 0x7f || b == b'\t';
+        let visible = b > b' ' && b < 0x7f;
         let space = b == b' ' || b == b'\t';
+        // The byte as a hex digit's value: 16 when it is not one.
+        let lower = (b | 0x20).wrapping_sub(b'a');
+        let hex = u32::from(if b.is_ascii_digit() {
+            b - b'0'
+        } else if lower < 6 {
+            lower + 10
+        } else {
+            16
+        });
+        let class = (u8::from(token) * C_TOKEN)
+            | (u8::from(visible) * C_VISIBLE)
+            | (u8::from(visible || space || b >= 0x80) * C_FIELD)
+            | (u8::from(hex < 16) * C_HEX);
         // A site keeps the target and four fields' values (hello/src/site.rs).
         #[cfg(serve_site)]
         match p {
-            P_TARGET if b > b' ' && b < 0x7f => s.site.byte(site::TARGET, b),
-            P_VALUE if field => s.site.byte(site_field(r.name), b),
+            P_TARGET if visible => s.site.byte(site::TARGET, b),
+            P_VALUE if b != b'\n' => s.site.byte(site_field(r.name), b),
             _ => {}
         }
-        s.p = match p {
-            P_START if lf => P_METHOD0,
-            P_START | P_METHOD0 | P_METHOD if token => {
-                if p != P_METHOD {
-                    r.m = METHODS;
-                    r.pos = 0;
+        let next = if b == b'\n' {
+            let next = match p {
+                // One empty line before the request line is skipped.
+                P_METHOD if r.pos == 0 && r.head == 1 => P_METHOD,
+                P_VERSION => {
+                    let version = words(r.m, r.pos, 0, 0);
+                    r.seen |= version & HTTP11;
+                    if version != 0 { P_NAME } else { P_BAD }
                 }
-                r.m = words(r.m, r.pos, b, 0);
-                r.pos += 1;
-                P_METHOD
-            }
-            P_METHOD if b == b' ' => {
-                let m = words(r.m, r.pos, 0, 0);
-                r.seen |= if m & W_GET != 0 { IS_GET } else { 0 }
-                    | if m & W_HEAD != 0 { IS_HEAD } else { 0 };
-                r.pos = 0;
-                P_TARGET
-            }
-            P_TARGET if b > b' ' && b < 0x7f => {
-                r.pos = 1;
-                P_TARGET
-            }
-            P_TARGET if b == b' ' && r.pos > 0 => {
-                r.pos = 0;
-                P_VERSION
-            }
-            P_VERSION if r.pos < 7 && Some(&b) == b"HTTP/1.".get(r.pos as usize) => {
-                r.pos += 1;
-                P_VERSION
-            }
-            P_VERSION if r.pos == 7 && (b == b'0' || b == b'1') => {
-                r.seen |= u16::from(b == b'1') * HTTP11;
-                r.pos += 1;
-                P_VERSION
-            }
-            P_VERSION | P_VALUE if lf && (p == P_VALUE || r.pos == 8) => {
-                if p == P_VALUE && field_done(s) {
-                    return;
+                P_NAME if r.pos == 0 => return head_done(s),
+                P_VALUE => {
+                    if field_done(s) {
+                        return;
+                    }
+                    P_NAME
                 }
-                P_LINE
-            }
-            P_LINE if lf => return head_done(s),
-            P_LINE | P_NAME if token => {
-                if p == P_LINE {
-                    r.m = NAMES;
-                    r.pos = 0;
+                P_SIZE | P_EXT if r.pos > 0 || p == P_EXT => {
+                    if r.body == 0 {
+                        P_TRAILER
+                    } else {
+                        P_DATA
+                    }
                 }
-                r.m = words(r.m, r.pos, b, 0x20);
-                r.pos += 1;
-                P_NAME
+                P_DATA_END => P_SIZE,
+                P_TRAILER if r.pos == 0 => {
+                    s.state = SEND;
+                    P_METHOD
+                }
+                P_TRAILER_LINE => P_TRAILER,
+                _ => P_BAD,
+            };
+            s.req.pos = 0;
+            next
+        } else if r.pos > 0 && (SEP[i] == b || p == P_SIZE && space) {
+            // The token ends.
+            let word = words(r.m, r.pos, 0, 0);
+            if p == P_METHOD {
+                r.seen |= word & METHODS;
             }
-            P_NAME if b == b':' => {
-                r.name = words(r.m, r.pos, 0, 0);
+            if p == P_NAME {
+                r.name = word;
                 #[cfg(serve_site)]
-                s.site.line(site_field(r.name));
-                r.m = VALUES;
-                r.pos = 0;
+                s.site.line(site_field(word));
                 r.num = 0;
                 r.host = H_START;
                 r.seen &= !WS;
-                P_VALUE
             }
-            P_VALUE if space => {
-                if r.pos > 0 {
-                    r.seen |= WS;
-                }
-                if r.host != H_START {
-                    r.host |= H_SPACE;
-                }
-                P_VALUE
+            r.pos = 0;
+            p + 1
+        } else if p == P_VALUE && space {
+            if r.pos > 0 {
+                r.seen |= WS;
             }
-            P_VALUE if field => {
+            if r.host != H_START {
+                r.host |= H_SPACE;
+            }
+            p
+        } else if CLASS[i] & class != 0 {
+            if r.pos == 0 {
+                r.m = SET.get(i).copied().unwrap_or(0);
+            }
+            if p == P_VALUE {
                 r.host = host(r.host, b);
                 if b == b',' {
-                    // A list's element ends (RFC 9110 section 5.6.1): the next
-                    // is read as a value of its own.
+                    // A list's element ends (RFC 9110 section 5.6.1): the
+                    // next is read as a value of its own.
                     if !element_done(r) {
                         return error(s, BAD_REQUEST);
                     }
-                    r.m = VALUES;
                     r.pos = 0;
                     r.num = 0;
                     r.seen &= !WS;
-                    s.p = P_VALUE;
                     return;
                 }
                 if r.seen & WS != 0 {
@@ -983,42 +1062,29 @@ mod server {
                     r.m = 0;
                     r.num = NOT_NUM;
                 }
-                r.num = match (b as char).to_digit(10) {
-                    Some(d) if r.num != NOT_NUM => (r.num * 10 + d).min(MAX_BODY + 1),
-                    _ => NOT_NUM,
+                r.num = if hex < 10 && r.num != NOT_NUM {
+                    (r.num * 10 + hex).min(MAX_BODY + 1)
+                } else {
+                    NOT_NUM
                 };
-                r.m = words(r.m, r.pos, b, 0x20);
-                r.pos += 1;
-                P_VALUE
             }
-            P_SIZE0 | P_SIZE if b.is_ascii_hexdigit() => {
-                r.body = r.body * 16 + (b as char).to_digit(16).unwrap_or(0);
+            if p == P_SIZE {
+                r.body = r.body * 16 + hex;
                 if r.body + r.total > MAX_BODY {
                     return error(s, TOO_LARGE);
                 }
-                P_SIZE
             }
-            P_SIZE if b == b';' || space => P_EXT,
-            P_SIZE | P_EXT if lf => {
-                if r.body == 0 {
-                    P_TRAILER
-                } else {
-                    P_DATA
-                }
-            }
-            P_EXT | P_TRAILER_LINE if field => p,
-            // A trailer line is a field line (RFC 9112 section 7.1.2): a token,
-            // then a colon; its value is dropped.
-            P_TRAILER | P_TRAILER_NAME if token => P_TRAILER_NAME,
-            P_TRAILER_NAME if b == b':' => P_TRAILER_LINE,
-            P_DATA_END if lf => P_SIZE0,
-            P_TRAILER_LINE if lf => P_TRAILER,
-            P_TRAILER if lf => {
-                s.state = SEND;
-                P_START
-            }
-            _ => return error(s, BAD_REQUEST),
+            r.m = words(r.m, r.pos, b, if p >= P_NAME { 0x20 } else { 0 });
+            r.pos += 1;
+            // A version is one of two words, refused at its first other byte.
+            if p == P_VERSION && r.m == 0 { P_BAD } else { p }
+        } else {
+            P_BAD
         };
+        if next == P_BAD {
+            return error(s, BAD_REQUEST);
+        }
+        s.p = next;
         if s.req.total > MAX_BODY {
             error(s, TOO_LARGE);
         }
@@ -1043,14 +1109,7 @@ mod server {
     fn element_done(r: &mut Req) -> bool {
         let value = words(r.m, r.pos, 0, 0);
         match r.name {
-            W_CONNECTION => {
-                r.seen |= if value & W_CLOSE != 0 { CONN_CLOSE } else { 0 }
-                    | if value & W_KEEP_ALIVE != 0 {
-                        CONN_KEEP
-                    } else {
-                        0
-                    }
-            }
+            W_CONNECTION => r.seen |= value & (CONN_CLOSE | CONN_KEEP),
             W_CONTENT_LENGTH => {
                 // 1*DIGIT, and the same in every element and line.
                 if r.pos == 0 || r.num == NOT_NUM || r.length != 0 && r.length != r.num + 1 {
@@ -1082,14 +1141,22 @@ mod server {
         set
     }
 
+    /// Whether byte `b` is in `set` (made by [`bits`]).
+    fn has(set: [u64; 2], b: u8) -> bool {
+        b < 128 && set[b as usize / 64] >> (b % 64) & 1 != 0
+    }
+
+    const NONE: [u64; 2] = [0; 2];
+    const ALNUM: [u64; 2] = bits(
+        NONE,
+        b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    );
+
     /// The Host state (`H_*`) after byte `b` of a field value.
+    #[inline(never)]
     fn host(h: u8, b: u8) -> u8 {
-        const NONE: [u64; 2] = [0; 2];
         /// A reg-name's bytes: unreserved, pct-encoded (`%`) and sub-delims.
-        const REG_NAME: [u64; 2] = bits(
-            NONE,
-            b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-._~%!$&'()*+,;=",
-        );
+        const REG_NAME: [u64; 2] = bits(ALNUM, b"-._~%!$&'()*+,;=");
         /// The bytes each state takes, by `H_*`; any other makes it `H_BAD`.
         const TAKES: [[u64; 2]; 5] = [
             bits(REG_NAME, b"[:"),
@@ -1099,7 +1166,7 @@ mod server {
             bits(NONE, b"0123456789abcdefABCDEF:.]"),
         ];
         match TAKES.get(h as usize) {
-            Some(t) if b < 128 && t[b as usize / 64] >> (b % 64) & 1 != 0 => match b {
+            Some(&t) if has(t, b) => match b {
                 b'[' => H_V6,
                 b']' => H_END,
                 b':' if h != H_V6 => H_PORT,
@@ -1111,6 +1178,7 @@ mod server {
     }
 
     /// The head has ended: the response, and how the body is framed.
+    #[inline(never)]
     fn head_done(s: &mut Slot) {
         let r = &mut s.req;
         let seen = r.seen;
@@ -1149,7 +1217,7 @@ mod server {
                 CLOSES
             };
         if te {
-            s.p = P_SIZE0;
+            s.p = P_SIZE;
         } else if r.length > 1 {
             r.body = r.length - 1;
             s.p = P_DATA;
@@ -1160,8 +1228,8 @@ mod server {
 
     /// The `site::State` index of a field name's word (`site::SKIP` for others).
     #[cfg(serve_site)]
-    fn site_field(name: u16) -> usize {
-        match name >> 9 {
+    fn site_field(name: u32) -> usize {
+        match name >> 11 {
             1 => site::IF_NONE_MATCH,
             2 => site::RANGE,
             4 => site::ACCEPT_ENCODING,

@@ -143,11 +143,79 @@ pub fn budget(platform: &Platform) -> Option<u64> {
     }
 }
 
-/// The budgets (issue 18 asks for 4096 bytes on amd64).
-pub const BUDGET_AMD64: u64 = 8192;
-pub const BUDGET_ARM64: u64 = 8192;
+/// The budgets: the next multiples of 512 above what the files measure (6353
+/// and 6857 bytes). Issue 18 asks for 4096 on amd64; docs/serve.md says where
+/// the bytes go and why this is not that.
+pub const BUDGET_AMD64: u64 = 6656;
+pub const BUDGET_ARM64: u64 = 7168;
 /// The goal, beyond the budget: 2 KiB.
 pub const GOAL: u64 = 2048;
+
+/// Where a `serve` file's bytes go: the ELF headers, the code by what it does
+/// (from the function symbols' names and sizes), the gaps between functions,
+/// the read-only data (strings and tables) and the page. Each is measured on
+/// its own, so their sum is a check against the file's size.
+pub fn parts(built: &Built) -> Result<Vec<(&'static str, u64)>, Error> {
+    let symbols = build::symbols(&built.elf)?;
+    let base = built.header.load_address();
+    let end = base + built.bytes.len() as u64;
+    let at = |name: &str| {
+        symbols
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.address)
+            .ok_or_else(|| Error::fail(format!("no symbol {name} in {}", built.elf.display())))
+    };
+    let start = at("_start")?;
+    let page = at("SERVE_PAGE_LEN")?;
+    // The one segment is executable, so nm calls the statics (HEAD, PAGE)
+    // code too: names in capitals are data.
+    let mut functions: Vec<_> = symbols
+        .iter()
+        .filter(|s| s.is_function() && s.size > 0 && (start..end).contains(&s.address))
+        .filter(|s| !fn_name(&s.name).bytes().all(|b| b.is_ascii_uppercase()))
+        .collect();
+    functions.sort_by_key(|s| s.address);
+    functions.dedup_by_key(|s| s.address);
+    let mut parts = vec![("ELF headers", start - base)];
+    let mut padding = 0;
+    let mut code_end = start;
+    for f in &functions {
+        padding += f.address.saturating_sub(code_end);
+        code_end = code_end.max(f.address + f.size);
+        let part = part_of(&f.name);
+        match parts.iter_mut().find(|(name, _)| *name == part) {
+            Some((_, n)) => *n += f.size,
+            None => parts.push((part, f.size)),
+        }
+    }
+    parts.push(("padding", padding));
+    parts.push(("read-only data", end - code_end - page));
+    parts.push(("page", page));
+    Ok(parts)
+}
+
+/// What a function of serve.rs does, by its name (`serve::server::<fn>::h…`,
+/// or the library's and core's for the rest).
+fn part_of(symbol: &str) -> &'static str {
+    match fn_name(symbol) {
+        "_start" | "arguments" | "health" | "check" | "hello" => "start-up and health check",
+        "serve" | "drive" | "send" | "tables" | "close" | "watch" | "event_fd" => {
+            "event loop and sending"
+        }
+        "date" | "digits" => "Date",
+        "feed" | "step" | "words" | "host" | "field_done" | "element_done" | "head_done"
+        | "error" => "request parser",
+        _ => "other code (memcpy, panic stubs, arm64's outlined fragments)",
+    }
+}
+
+/// A symbol's name in serve.rs (`serve::server::<name>::h…`), or the first
+/// part of another's (`hello::write_all` is `hello`, `core::…` is `core`).
+fn fn_name(symbol: &str) -> &str {
+    let name = symbol.strip_prefix("serve::server::").unwrap_or(symbol);
+    name.split("::").next().unwrap_or(name)
+}
 
 /// Refuses platforms `serve` has no system calls and linker script for.
 pub fn check_platforms(platforms: &[&'static Platform]) -> Result<(), Error> {
@@ -207,9 +275,16 @@ pub fn build_sized(
         env.push(("HELLO_SERVE_SITE", site_dir.into_os_string()));
     }
     // x86-64 enters `_start` with the stack 16-byte aligned, not 8 past it as
-    // after a call: have LLVM realign any frame that needs alignment.
+    // after a call: have LLVM realign any frame that needs alignment. And no
+    // jump tables there: with the static relocation model each entry is an
+    // 8-byte address, and compares take fewer bytes (80 fewer in all).
     let rustflags: &[&str] = if platform.arch() == "x86_64" {
-        &["-C", "llvm-args=-stackrealign"]
+        &[
+            "-C",
+            "llvm-args=-stackrealign",
+            "-C",
+            "llvm-args=-min-jump-table-entries=64",
+        ]
     } else {
         &[]
     };

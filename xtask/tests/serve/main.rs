@@ -12,6 +12,7 @@ mod checks;
 mod dates;
 mod protocol;
 mod server;
+mod sizes;
 
 use checks::*;
 use common::*;
@@ -369,33 +370,6 @@ fn serves_in_docker() {
         "hardened docker stop took {took:?}"
     );
     let _ = docker(&["rmi", &tag]);
-}
-
-#[test]
-fn sizes_in_readme() {
-    // The port does not change the size; a free one lets dist try the file.
-    let port = free_port().to_string();
-    let amd64 = std::fs::metadata(build("linux/amd64", "size-amd64", &["--port", &port]))
-        .unwrap()
-        .len() as usize;
-    let arm64 = std::fs::metadata(build("linux/arm64", "size-arm64", &["--port", &port]))
-        .unwrap()
-        .len() as usize;
-    assert!(amd64 <= BUDGET_AMD64 && arm64 <= BUDGET_ARM64);
-    let row = |p: &str, n: usize, budget: usize| {
-        let goal = if n <= GOAL {
-            "met".to_string()
-        } else {
-            format!("missed by {} bytes", n - GOAL)
-        };
-        format!("| {p} | {n} | {budget} | {GOAL} ({goal}) |\n")
-    };
-    let table = format!(
-        "| `serve`, default page | bytes | budget | goal |\n|---|---:|---:|---:|\n{}{}",
-        row("linux/amd64", amd64, BUDGET_AMD64),
-        row("linux/arm64", arm64, BUDGET_ARM64)
-    );
-    assert_page_block("docs/serve.md", "serve-sizes", &table);
 }
 
 #[test]

@@ -7,8 +7,8 @@ pub(crate) const PAGE: &[u8] = b"<!DOCTYPE html><title>Hello World</title><h1>He
 /// The default page's type: text, so it says its charset.
 pub(crate) const HTML: &str = "text/html; charset=utf-8";
 /// The budgets and goal, as in xtask/src/build/serve.rs.
-pub(crate) const BUDGET_AMD64: usize = 8192;
-pub(crate) const BUDGET_ARM64: usize = 8192;
+pub(crate) const BUDGET_AMD64: usize = 6656;
+pub(crate) const BUDGET_ARM64: usize = 7168;
 pub(crate) const GOAL: usize = 2048;
 
 /// A TCP port free on every address right now, below the ephemeral range

@@ -54,6 +54,17 @@ pub fn run(opts: &Options, engine: Option<&str>, not_run: &mut NotRun) -> Result
                 rel.display()
             ),
         }
+        if built.budget.is_some() {
+            // Where the bytes go, from the linked file's symbols.
+            let parts = serve::parts(&built)?;
+            let list: Vec<String> = parts.iter().map(|(p, n)| format!("{p} {n}")).collect();
+            println!(
+                "serve {}: {} bytes = {}",
+                platform.docker,
+                built.bytes.len(),
+                list.join(" + ")
+            );
+        }
         try_file(platform, &file, config, not_run)?;
         if let Some(version) = engine {
             let tag = match &opts.tag {
