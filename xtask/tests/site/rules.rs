@@ -141,3 +141,120 @@ fn hash_is_the_xtasks() {
         );
     }
 }
+
+/// The test site's tables as hello/src/site.rs's types (leaked: 'static).
+fn test_site() -> &'static site::Site {
+    let dir = super::www();
+    let read = xtask::build::site::read(&dir, Some("/index.html"), Some("no-cache")).unwrap();
+    // A stand-in for zopfli: any bytes at least 10% smaller will do here.
+    let gzip = |b: &[u8]| -> Result<Vec<u8>, xtask::Error> { Ok(b[..b.len() / 2].to_vec()) };
+    let b = xtask::build::site::bake::bake(&read, &gzip).unwrap();
+    let keys: Vec<site::Key> = b
+        .keys
+        .iter()
+        .map(|k| site::Key {
+            path: k.path,
+            len: k.len,
+            kind: k.kind,
+            plain: k.plain,
+            gzip: k.gzip,
+        })
+        .collect();
+    let vars: Vec<site::Var> = b
+        .vars
+        .iter()
+        .map(|v| site::Var {
+            body: v.body,
+            len: v.len,
+            head: v.head,
+            val: v.val,
+            rep: v.rep,
+            rep_len: v.rep_len,
+        })
+        .collect();
+    Box::leak(Box::new(site::Site {
+        slots: b.slots.leak(),
+        keys: keys.leak(),
+        vars: vars.leak(),
+        text: b.text.leak(),
+        content: b.content.leak(),
+        not_found: b.not_found,
+        fallback: b.fallback,
+    }))
+}
+
+/// Hostile targets and values, byte by byte as serve's parser hands them
+/// over: never a panic (one would end a serve process and every connection
+/// it holds), and every answer's head and body within its copy.
+#[test]
+fn hostile_requests_never_panic() {
+    let s = test_site();
+    let pieces: &[&[u8]] = &[
+        b"/",
+        b"/index.html",
+        b"/docs",
+        b"/docs/",
+        b"%",
+        b"%2f",
+        b"%zz",
+        b"%00",
+        b"..",
+        b"?",
+        b"http://",
+        b"h",
+        b",",
+        b" ",
+        b"\t",
+        b"W/",
+        b"*",
+        b"\"",
+        b"bytes=",
+        b"-",
+        b"0",
+        b"9",
+        b"4294967295",
+        b"99999999999999999999999",
+        b"gzip",
+        b";q=0",
+        b";q=0.5",
+        b"x-gzip",
+        b"=",
+        b"\xff",
+        b"notes.txt",
+        b"/img/",
+        b"dot.png",
+    ];
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut st = site::State::<256>::NEW;
+    for case in 0..20_000 {
+        st.clear();
+        for field in [site::TARGET, 0, 1, 2, 3] {
+            if field != site::TARGET && next(3) == 0 {
+                continue;
+            }
+            if field != site::TARGET && next(4) == 0 {
+                // A second line of the same field.
+                st.line(field);
+            }
+            for _ in 0..next(if case % 100 == 0 { 400 } else { 8 }) {
+                for &b in pieces[next(pieces.len())] {
+                    st.byte(field, b);
+                }
+            }
+        }
+        st.answer(s, next(2) == 0);
+        let a = st.answer;
+        let var = &s.vars[a.var as usize];
+        assert!(a.start <= a.end && a.end <= var.len, "{a:?}");
+        let mut num = [0u8; 96];
+        let (parts, body) = site::head(s, &a, &mut num);
+        assert_eq!(body.len() as u32, a.end - a.start);
+        assert!(parts[3].ends_with(b"Date: "));
+    }
+}
