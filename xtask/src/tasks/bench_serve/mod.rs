@@ -9,6 +9,7 @@ mod chart;
 mod memory;
 mod render;
 mod servers;
+mod site;
 mod wrk;
 
 use std::ffi::OsString;
@@ -220,6 +221,7 @@ fn measure(opts: &Options) -> Result<Value, Error> {
         .to_string();
     let contenders = servers::contenders(&setup.dir, &setup.ours_file, setup.ours_port)?;
     let points = load_all(opts, &contenders)?;
+    let site = site::measure(&setup.dir, setup.platform, opts.seconds)?;
     let engine = docker::engine().ok();
     let mut results = Vec::new();
     for (c, points) in contenders.iter().zip(points) {
@@ -248,6 +250,7 @@ fn measure(opts: &Options) -> Result<Value, Error> {
             "flags": wrk::flags(opts.seconds),
         },
         "contenders": results,
+        "site": site,
     }))
 }
 

@@ -96,6 +96,7 @@ pub fn table(json: &Value) -> Result<String, Error> {
             verdicts.join("; ")
         );
     }
+    s.push_str(&super::site::table(json));
     Ok(s)
 }
 

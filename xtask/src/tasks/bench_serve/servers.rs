@@ -139,6 +139,91 @@ pub fn contenders(dir: &Path, ours: &Path, ours_port: u16) -> Result<Vec<Contend
     Ok(out)
 }
 
+/// The site point's servers (bench_serve/site.rs): serve built with the
+/// site, nginx with gzip_static and Debian's mime.types, busybox httpd; each
+/// serving `www` on 127.0.0.1.
+pub fn site_contenders(
+    dir: &Path,
+    www: &Path,
+    ours: &Path,
+    ours_port: u16,
+) -> Result<Vec<Contender>, Error> {
+    let mut out = vec![Contender::new(
+        "serve",
+        "this repository".into(),
+        ours_port,
+        vec![ours.into()],
+    )];
+    let port = free_port()?;
+    let conf = dir.join("nginx-site.conf");
+    let text = format!(
+        "# bench-serve's site point: nginx as Debian ships it, sending the .gz copies.\n\
+         worker_processes auto;\n\
+         daemon off;\n\
+         pid {dir}/nginx-site.pid;\n\
+         error_log {dir}/nginx-site-error.log;\n\
+         events {{ worker_connections 4096; }}\n\
+         http {{\n\
+         \x20 include /etc/nginx/mime.types;\n\
+         \x20 access_log off;\n\
+         \x20 gzip_static on;\n\
+         \x20 client_body_temp_path {dir}/tmp;\n\
+         \x20 proxy_temp_path {dir}/tmp;\n\
+         \x20 fastcgi_temp_path {dir}/tmp;\n\
+         \x20 uwsgi_temp_path {dir}/tmp;\n\
+         \x20 scgi_temp_path {dir}/tmp;\n\
+         \x20 server {{ listen 127.0.0.1:{port}; root {www}; }}\n\
+         }}\n",
+        dir = dir.display(),
+        www = www.display()
+    );
+    fs::create_dir_all(dir.join("tmp")).map_err(|e| io("create", dir, e))?;
+    write(&conf, text.as_bytes())?;
+    let nginx = find("nginx")
+        .ok_or_else(|| Error::fail("nginx is not installed: apt-get install nginx-light"))?;
+    out.push(Contender::new(
+        "nginx",
+        version(Command::new(&nginx).arg("-v")),
+        port,
+        vec![nginx.into(), "-c".into(), conf.into()],
+    ));
+    let port = free_port()?;
+    let busybox = find("busybox")
+        .ok_or_else(|| Error::fail("busybox is not installed: apt-get install busybox-static"))?;
+    out.push(Contender::new(
+        "busybox httpd",
+        version(&mut Command::new(&busybox)),
+        port,
+        vec![
+            busybox.into(),
+            "httpd".into(),
+            "-f".into(),
+            "-p".into(),
+            format!("127.0.0.1:{port}").into(),
+            "-h".into(),
+            www.into(),
+        ],
+    ));
+    Ok(out)
+}
+
+impl Contender {
+    fn new(name: &'static str, version: String, port: u16, cmd: Vec<OsString>) -> Contender {
+        let shown = cmd
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Contender {
+            name,
+            version,
+            port,
+            cmd,
+            shown,
+        }
+    }
+}
+
 /// A started contender.
 pub struct Running {
     child: Child,

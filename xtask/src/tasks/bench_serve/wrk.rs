@@ -37,7 +37,19 @@ pub fn run<T>(
     seconds: u32,
     halfway: impl FnOnce() -> T,
 ) -> Result<(Load, T), Error> {
-    let args: Vec<OsString> = vec![
+    run_script(name, port, conns, seconds, None, halfway)
+}
+
+/// [`run`], with wrk's Lua `script` (`-s`) choosing the requests when given.
+pub fn run_script<T>(
+    name: &str,
+    port: u16,
+    conns: u32,
+    seconds: u32,
+    script: Option<&std::path::Path>,
+    halfway: impl FnOnce() -> T,
+) -> Result<(Load, T), Error> {
+    let mut args: Vec<OsString> = vec![
         "wrk".into(),
         format!("-t{THREADS}").into(),
         format!("-c{conns}").into(),
@@ -45,8 +57,12 @@ pub fn run<T>(
         "--latency".into(),
         "--timeout".into(),
         "5s".into(),
-        format!("http://127.0.0.1:{port}/").into(),
     ];
+    if let Some(s) = script {
+        args.push("-s".into());
+        args.push(s.into());
+    }
+    args.push(format!("http://127.0.0.1:{port}/").into());
     let mut wrk = with_nofile(&args);
     eprintln!("$ {}", cmd::line(&wrk));
     let child = wrk
