@@ -45,6 +45,11 @@ answers), the summed PSS of the server's processes under load
 (/proc/PID/smaps_rollup), and, with a Docker engine, the size of the FROM
 scratch images (serve's, busybox's). Ratios are against nginx.
 
+Then the site point: the test site (xtask/tests/site/www) from serve --site,
+nginx (gzip_static) and busybox httpd, loaded by wrk with a Lua script that
+asks for each of its paths in turn with Accept-Encoding: gzip, at 100
+connections.
+
 Writes target/report/serve.json, target/report/serve.md (docs/serve.md's table) and
 target/report/serve.svg, and nothing outside target/. With --update-docs (or
 HELLO_UPDATE_README=1), the full run (no --seconds or --connections) also

@@ -216,7 +216,7 @@ pub fn table(json: &Value) -> String {
             })
             .collect();
         s.push_str(&format!(
-            "\nGoals for serve on the site, against nginx: {}.\n",
+            "\nThe site point's goals for serve, against nginx: {}.\n",
             verdicts.join("; ")
         ));
     }
