@@ -1,6 +1,9 @@
 //! `serve`: the smallest Docker web server. It serves one page, baked in at
 //! build time, to every `GET` and `HEAD`, on TCP port 8080 (or the one built
 //! in), on every IPv4 and IPv6 address through one dual-stack socket.
+//! Built with `--site DIR` (`cfg(serve_site)`), it serves a whole static site
+//! instead, by path: 301, 404, ETag and 304, gzip, ranges (hello/src/site.rs,
+//! docs/site.md); the rest of what follows holds for both.
 //!
 //! HTTP/1.1 as curl, browsers, wrk and ab speak it (RFC 9112):
 //! - `GET` or `HEAD`, any path: `200` with Content-Type, Content-Length and
