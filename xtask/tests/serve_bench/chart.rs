@@ -141,7 +141,11 @@ pub(crate) fn assert_chart(svg: &str, json: &Value, what: &str) {
                 .unwrap_or_else(|| {
                     panic!("{what}: a mark for {server} at {label}, not in the JSON")
                 });
-            let v = p[key].as_f64().unwrap();
+            assert!(
+                key == "pss_kib" || !empty(p),
+                "{what}: a mark for {server} at {label}, which completed no request"
+            );
+            let (lo_v, v, hi_v) = spread(&p["runs"], key).unwrap();
             let shown: f64 = attr(m, "data-value").parse().unwrap();
             assert_eq!(shown, v, "{what}: {server} at {label}");
             let (x, y, w) = match m.tag_name().name() {
@@ -183,6 +187,29 @@ pub(crate) fn assert_chart(svg: &str, json: &Value, what: &str) {
                 colour(&server),
                 "{what}: {server}'s colour"
             );
+            // The whisker: from the lowest run to the highest, through the
+            // mark's middle; none when they are equal.
+            let whiskers: Vec<_> = class(*panel, "spread")
+                .filter(|l| attr(*l, "data-server") == server && attr(*l, "data-point") == label)
+                .collect();
+            if lo_v == hi_v {
+                assert!(
+                    whiskers.is_empty(),
+                    "{what}: {server} at {label}: a whisker for one value"
+                );
+            } else {
+                assert_eq!(whiskers.len(), 1, "{what}: {server} at {label}'s whisker");
+                let l = whiskers[0];
+                let n = |a: &str| attr(l, a).parse::<f64>().unwrap();
+                assert!(
+                    (n("data-min"), n("data-max")) == (lo_v, hi_v)
+                        && (n("y1") - y_of(lo_v)).abs() < 0.1
+                        && (n("y2") - y_of(hi_v)).abs() < 0.1
+                        && n("x1") == n("x2")
+                        && (n("x1") - x - w / 2.0).abs() < 0.1,
+                    "{what}: {server} at {label}'s whisker is not from {lo_v} to {hi_v}"
+                );
+            }
             seen.push((server, label));
         }
         let mut expected: Vec<(String, String)> = contenders
@@ -192,39 +219,64 @@ pub(crate) fn assert_chart(svg: &str, json: &Value, what: &str) {
                     .as_array()
                     .unwrap()
                     .iter()
+                    .filter(|p| key == "pss_kib" || !empty(p))
                     .map(|p| (c["name"].as_str().unwrap().to_string(), point_label(p)))
             })
             .collect();
         expected.sort();
         seen.sort();
         assert_eq!(seen, expected, "{what}: one mark per server per point");
-        // The goal's reference line, over the marks at 100 connections.
-        let goal = GOALS.iter().find(|g| g.1 == key).unwrap();
-        let goals: Vec<_> = class(*panel, "goal").collect();
-        let Some(base) = point(json, "nginx", GOAL_CONNECTIONS) else {
-            assert!(goals.is_empty(), "{what}: a goal line with no nginx at 100");
-            continue;
-        };
-        assert_eq!(goals.len(), 1, "{what}: one goal line");
-        let value = base[key].as_f64().unwrap() * goal.3;
-        let n = |a: &str| attr(goals[0], a).parse::<f64>().unwrap();
-        assert_eq!(n("data-value"), value, "{what}: the goal");
-        assert!(
-            (n("y1") - y_of(value)).abs() < 0.1 && n("y2") == n("y1"),
-            "{what}: the goal line is not at {value}"
-        );
-        let at_goal: Vec<f64> = class(*panel, "mark")
-            .filter(|m| attr(*m, "data-point") == GOAL_CONNECTIONS.to_string())
-            .map(|m| {
-                attr(m, m.attribute("cx").map_or("x", |_| "cx"))
-                    .parse()
-                    .unwrap()
+        // The goal's reference line at each judged point (every keep-alive
+        // count of the default page, and Connection: close), over the
+        // point's marks: the reference's median times the goal.
+        let (_, at_least, target, against) = GOALS.iter().find(|g| g.0 == key).unwrap();
+        let page = json["page_bytes"].as_u64().unwrap();
+        let mut judged: Vec<Key> = json["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| (n.as_u64().unwrap(), false, page))
+            .collect();
+        judged.push((json["extra_connections"].as_u64().unwrap(), true, page));
+        let mut lines: Vec<(String, f64)> = Vec::new();
+        for at in judged {
+            let reference = match against {
+                None => best(json, at, key, *at_least).map(|b| b.1),
+                Some(name) => point(json, name, at).map(|p| median(p, key)),
+            };
+            let Some(reference) = reference else { continue };
+            let label = point_label(point(json, "nginx", at).unwrap());
+            lines.push((label, reference * target));
+        }
+        let goals: Vec<(String, f64)> = class(*panel, "goal")
+            .map(|g| {
+                (
+                    attr(g, "data-point"),
+                    attr(g, "data-value").parse().unwrap(),
+                )
             })
             .collect();
-        assert!(
-            at_goal.iter().all(|&x| n("x1") <= x && x <= n("x2")),
-            "{what}: the goal line spans the marks at {GOAL_CONNECTIONS} connections"
-        );
+        assert_eq!(goals, lines, "{what}: the goal lines");
+        for g in class(*panel, "goal") {
+            let n = |a: &str| attr(g, a).parse::<f64>().unwrap();
+            let label = attr(g, "data-point");
+            assert!(
+                (n("y1") - y_of(n("data-value"))).abs() < 0.1 && n("y2") == n("y1"),
+                "{what}: the goal line at {label} is not at its value"
+            );
+            let xs: Vec<f64> = class(*panel, "mark")
+                .filter(|m| attr(*m, "data-point") == label)
+                .map(|m| {
+                    attr(m, m.attribute("cx").map_or("x", |_| "cx"))
+                        .parse()
+                        .unwrap()
+                })
+                .collect();
+            assert!(
+                xs.iter().all(|&x| n("x1") <= x && x <= n("x2")),
+                "{what}: the goal line spans the marks at {label}"
+            );
+        }
     }
 }
 

@@ -1,25 +1,28 @@
 //! bench-serve's chart (docs/serve-bench.svg), a function of the run's JSON
 //! alone: three panels side by side, one per measure (requests/s, p99
 //! latency, PSS), each on its own axis with its unit; the run's points on the
-//! x axis, one mark per server at each, a legend, and the issue's goals as
-//! reference lines at the point they are set at. Any number of servers and
-//! points: the chart is sized from them and from its text.
+//! x axis, one mark per server at each (the median of the point's runs, with
+//! a whisker from the lowest to the highest), a legend, and the issue's goals
+//! as reference lines at each point they are judged at. Any number of servers
+//! and points: the chart is sized from them and from its text. A point whose
+//! median run completed no request has no requests/s or p99 mark.
 //!
 //! So that a test can read it, each panel is a `<g class="panel">` with
-//! `data-measure` (the point's key), `data-unit` and `data-scale` (`linear`
+//! `data-measure` (the runs' key), `data-unit` and `data-scale` (`linear`
 //! or `log`); in it each mark has `class="mark"`, `data-server`, `data-point`
-//! and `data-value` (the JSON's number), each axis tick a `class="y-tick"`
-//! label and a `class="y-grid"` line with its `data-value`, each point's label
-//! `class="x-tick"`, and a goal is a `<line class="goal">` with its
-//! `data-value`. The legend's entries are `class="legend-item"` with
+//! and `data-value` (the median of the JSON's runs), each whisker
+//! `class="spread"` with `data-server`, `data-point`, `data-min` and
+//! `data-max`, each axis tick a `class="y-tick"` label and a `class="y-grid"`
+//! line with its `data-value`, each point's label `class="x-tick"`, and a goal
+//! is a `<line class="goal">` with its `data-point` and `data-value`. The legend's entries are `class="legend-item"` with
 //! `data-server`.
 use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::BASELINE;
 use super::axis::{Axis, tick_label};
-use super::render::{GOAL_CONNECTIONS, GOALS, contenders_of};
+use super::goals::{GOALS, judged};
+use super::stats::{self, Key, Spread, contenders_of};
 use crate::Error;
 use crate::core::svg::{self, text_width};
 
@@ -103,8 +106,8 @@ fn point_labels(contenders: &[Value]) -> Vec<String> {
 struct Panel<'a> {
     measure: &'a Measure,
     axis: Axis,
-    /// The goal's subtitle and value, where the panel has one.
-    goal: Option<(String, f64)>,
+    /// The goal's subtitle, and its value at each judged point's label.
+    goal: Option<(String, Vec<(String, f64)>)>,
     /// From the panel's left edge to its plot's left edge (the tick labels).
     left: f64,
     width: f64,
@@ -114,19 +117,35 @@ fn f1(v: f64) -> String {
     format!("{v:.1}")
 }
 
+/// What a panel shows of `c` at `label`: the median of its runs and their
+/// spread; `None` where it has no figure (no such point, or a point that
+/// completed no request, on a load measure).
+fn figure(c: &Value, label: &str, key: &str) -> Option<Spread> {
+    let p = c["points"]
+        .as_array()?
+        .iter()
+        .find(|p| point_label(p) == label)?;
+    if key != "pss_kib" && stats::empty(p) {
+        return None;
+    }
+    stats::spread(&p["runs"], key)
+}
+
 /// The SVG chart of a run's JSON (docs/serve-bench.svg).
 pub fn chart(json: &Value) -> Result<String, Error> {
     let contenders = contenders_of(json)?;
     let labels = point_labels(contenders);
-    let point = |c: &'_ Value, label: &str| -> Option<Value> {
-        c["points"]
-            .as_array()?
-            .iter()
-            .find(|p| point_label(p) == label)
-            .cloned()
-    };
-    let baseline = contenders.iter().find(|c| c["name"] == BASELINE);
-    let goal_label = GOAL_CONNECTIONS.to_string();
+    // The label of each judged point, as the runs name it.
+    let judged: Vec<(Key, String)> = judged(json)
+        .into_iter()
+        .filter_map(|k| {
+            let p = contenders
+                .iter()
+                .flat_map(|c| c["points"].as_array().into_iter().flatten())
+                .find(|p| Key::of(p) == k)?;
+            Some((k, point_label(p)))
+        })
+        .collect();
     // A point's group holds its marks and its label, with a gap.
     let group_w = labels
         .iter()
@@ -138,22 +157,29 @@ pub fn chart(json: &Value) -> Result<String, Error> {
     let panels: Vec<Panel> = MEASURES
         .iter()
         .map(|m| {
-            let goal = GOALS.iter().find(|g| g.key == m.key).and_then(|g| {
-                let base = point(baseline?, &goal_label)?[m.key].as_f64()?;
+            let goal = GOALS.iter().find(|g| g.key == m.key).map(|g| {
                 let text = format!(
-                    "{}; goal for serve {} {:.1}\u{d7} {BASELINE}",
+                    "{}; goal for serve {} {:.1}\u{d7} {}",
                     m.better,
                     if g.at_least { "\u{2265}" } else { "\u{2264}" },
-                    g.target
+                    g.target,
+                    g.against.unwrap_or("best peer")
                 );
-                Some((text, base * g.target))
+                let at: Vec<(String, f64)> = judged
+                    .iter()
+                    .filter_map(|(k, label)| {
+                        let (_, v) = g.reference(json, *k)?;
+                        Some((label.clone(), v * g.target))
+                    })
+                    .collect();
+                (text, at)
             });
             let mut values: Vec<f64> = contenders
                 .iter()
-                .flat_map(|c| c["points"].as_array().into_iter().flatten())
-                .filter_map(|p| p[m.key].as_f64())
+                .flat_map(|c| labels.iter().filter_map(|l| figure(c, l, m.key)))
+                .flat_map(|s| [s.min, s.max])
                 .collect();
-            values.extend(goal.as_ref().map(|g| g.1));
+            values.extend(goal.iter().flat_map(|g| g.1.iter().map(|v| v.1)));
             let axis = Axis::new(&values, m.log);
             let left = axis
                 .ticks
@@ -178,13 +204,14 @@ pub fn chart(json: &Value) -> Result<String, Error> {
 
     let version = json["wrk"]["version"].as_str().unwrap_or("?");
     let title = format!(
-        "bench-serve on 127.0.0.1: wrk {}, {} s per point, a {}-byte page",
+        "bench-serve on 127.0.0.1: wrk {}, {} s per point, a {}-byte page; the median of {} runs, \
+         whiskers from the lowest to the highest",
         version.split(' ').nth(1).unwrap_or(""),
         json["seconds"],
-        json["page_bytes"]
+        json["page_bytes"],
+        json["repetitions"].as_u64().unwrap_or(1)
     );
-    let goal_legend =
-        format!("goal for serve at {GOAL_CONNECTIONS} connections, against {BASELINE}");
+    let goal_legend = "goal for serve at each point it is judged at".to_string();
     let names: Vec<&str> = contenders
         .iter()
         .map(|c| c["name"].as_str().unwrap_or("?"))
@@ -267,9 +294,7 @@ pub fn chart(json: &Value) -> Result<String, Error> {
     let bottom = plot_top + PLOT_H;
     let mut left = PAD;
     for panel in &panels {
-        draw_panel(
-            &mut body, panel, left, plot_top, contenders, &labels, &point,
-        );
+        draw_panel(&mut body, panel, left, plot_top, contenders, &labels);
         left += panel.width + PANEL_GAP;
     }
     let h = (bottom + 2.0 * 16.0 + PAD).ceil();
@@ -295,7 +320,6 @@ fn draw_panel(
     top: f64,
     contenders: &[Value],
     labels: &[String],
-    point: &dyn Fn(&Value, &str) -> Option<Value>,
 ) {
     let m = panel.measure;
     let axis = &panel.axis;
@@ -393,12 +417,11 @@ fn draw_panel(
     for (g, label) in labels.iter().enumerate() {
         let gx = plot_left + g as f64 * group_w + (group_w - marks_w) / 2.0;
         for (i, c) in contenders.iter().enumerate() {
-            let Some(v) = point(c, label).map(|p| p[m.key].clone()) else {
+            let Some(spread) = figure(c, label, m.key) else {
                 continue;
             };
-            let Some(value) = v.as_f64() else {
-                continue;
-            };
+            let value = spread.median;
+            let v = value;
             let x = gx + i as f64 * SLOT + (SLOT - BAR) / 2.0;
             let y = y_of(value);
             let name = c["name"].as_str().unwrap_or("?");
@@ -433,6 +456,29 @@ fn draw_panel(
                 svg::rect(&a)
             };
             let _ = writeln!(s, "{mark}");
+            if spread.min < spread.max {
+                let cx = f1(x + BAR / 2.0);
+                let _ = writeln!(
+                    s,
+                    "{}",
+                    svg::element(
+                        "line",
+                        &[
+                            ("class", &"spread"),
+                            ("data-server", &name),
+                            ("data-point", label),
+                            ("data-min", &spread.min),
+                            ("data-max", &spread.max),
+                            ("x1", &cx),
+                            ("x2", &cx),
+                            ("y1", &f1(y_of(spread.min))),
+                            ("y2", &f1(y_of(spread.max))),
+                            ("stroke", &"#212529"),
+                            ("stroke-width", &1)
+                        ]
+                    )
+                );
+            }
         }
         let _ = writeln!(
             s,
@@ -449,11 +495,13 @@ fn draw_panel(
                 label
             )
         );
-        if let Some((_, goal)) = panel
+        let goal = panel
             .goal
-            .as_ref()
-            .filter(|_| *label == GOAL_CONNECTIONS.to_string())
-        {
+            .iter()
+            .flat_map(|g| g.1.iter())
+            .find(|(l, _)| l == label)
+            .map(|(_, v)| v);
+        if let Some(goal) = goal {
             let y = f1(y_of(*goal));
             let _ = writeln!(
                 s,
@@ -462,6 +510,7 @@ fn draw_panel(
                     "line",
                     &[
                         ("class", &"goal"),
+                        ("data-point", label),
                         ("data-value", goal),
                         ("x1", &f1(gx - 4.0)),
                         ("x2", &f1(gx + marks_w + 4.0)),

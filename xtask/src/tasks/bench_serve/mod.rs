@@ -1,15 +1,21 @@
-//! `cargo xtask bench-serve`: `serve` against nginx, lighttpd and busybox httpd,
-//! on this machine, in one run, each serving the same page on 127.0.0.1, loaded
-//! by `wrk`. This module owns the options and the run: it measures into
-//! target/report/serve.json and renders the table (render.rs) and chart
-//! (chart.rs) from that JSON; docs/serve-bench.json, docs/serve-bench.svg and
-//! docs/serve.md's block are written only when asked (`--update-docs`).
+//! `cargo xtask bench-serve`: `serve` against nginx, lighttpd, h2o, busybox
+//! httpd and a floor (a minimal C server), on this machine, in one run, each
+//! serving the same page on 127.0.0.1, loaded by `wrk` and cross-checked by
+//! `h2load`. This module owns the options and the run: it measures into
+//! target/report/serve.json (rounds.rs runs the repetitions) and renders the
+//! table (render.rs) and chart (chart.rs) from that JSON;
+//! docs/serve-bench.json, docs/serve-bench.svg and docs/serve.md's block are
+//! written only when asked (`--update-docs`).
 mod axis;
 mod chart;
+mod goals;
+mod h2load;
 mod memory;
 mod render;
+mod rounds;
 mod servers;
 mod site;
+mod stats;
 mod wrk;
 
 use std::ffi::OsString;
@@ -28,7 +34,7 @@ use crate::core::blocks;
 use crate::core::files::{io, read_json, rel, write, write_if_changed, write_program};
 use crate::core::platform::Platform;
 use crate::run::docker;
-use servers::{Contender, Running};
+use servers::Contender;
 
 pub use chart::chart;
 pub use render::table;
@@ -37,43 +43,75 @@ const HELP: &str = "\
 cargo xtask bench-serve [options]
 
 Runs serve (built for this machine, run natively), nginx (nginx-light,
-worker_processes auto, access_log off), lighttpd and busybox httpd (busybox-
-static), each serving serve's default page on 127.0.0.1 on a free port, and
-loads each with `wrk -t2 -cN -dS --latency` at each connection count. Measures
-requests per second, p50 and p99 latency, errors (socket errors and non-2xx
-answers), the summed PSS of the server's processes under load
-(/proc/PID/smaps_rollup), and, with a Docker engine, the size of the FROM
-scratch images (serve's, busybox's). Ratios are against nginx.
-
-Then the site point: the test site (xtask/tests/site/www) from serve --site,
-nginx (gzip_static) and busybox httpd, loaded by wrk with a Lua script that
-asks for each of its paths in turn with Accept-Encoding: gzip, at 100
-connections.
+worker_processes auto, access_log off), lighttpd, h2o (one thread per core),
+busybox httpd (busybox-static) and the floor (floor.c beside this task's
+sources: epoll, one process per core, one prebuilt response per request,
+compiled with gcc), each serving serve's default page on 127.0.0.1 on a free
+port. Each point loads each server with `wrk -t2 -cN -dS --latency`: N
+keep-alive connections at each --connections count, 100 connections that
+each ask `Connection: close` (a new connection per request), and 100
+connections fetching a 1 MiB page. Measures requests per second, p50 and p99
+latency, errors (socket errors and non-2xx answers), and the summed PSS of the
+server's processes under load (/proc/PID/smaps_rollup). Cross-checks the
+100-connection point with `h2load --h1` for serve and nginx. Each server runs
+in a memory cgroup of its own (so this needs root); holding --idle counts of
+idle keep-alive connections to it, measures the rise in the cgroup's charge,
+which counts the kernel memory charged to the server (socket buffers, slab,
+kernel stacks, page tables) besides its pages. With a Docker engine, measures
+the FROM scratch images (serve's, busybox's). Each repetition runs every point
+on every server in turn, so the repetitions interleave; the table gives the
+median and the spread, and ratios against the best peer (nginx, lighttpd or
+h2o), nginx and the floor. The full run takes about 12 minutes on 2 cores.
 
 Writes target/report/serve.json, target/report/serve.md (docs/serve.md's table) and
 target/report/serve.svg, and nothing outside target/. With --update-docs (or
-HELLO_UPDATE_README=1), the full run (no --seconds or --connections) also
-writes docs/serve-bench.json and docs/serve-bench.svg and the serve-bench
-block of docs/serve.md, which are checked against each other (cargo test --test
-serve_bench).
+HELLO_UPDATE_README=1), the full run (no --seconds, --connections,
+--repetitions or --idle) also writes docs/serve-bench.json and
+docs/serve-bench.svg and the serve-bench block of docs/serve.md, which are
+checked against each other (cargo test --test serve_bench).
 
-Needs wrk, nginx, lighttpd and busybox: apt-get install -y wrk nginx-light
-lighttpd busybox-static.
+Needs wrk, h2load, nginx, lighttpd, h2o, busybox and gcc: apt-get install -y
+wrk nghttp2-client nginx-light lighttpd h2o busybox-static gcc.
+
+Then the site point (issue 19): the test site (xtask/tests/site/www) from
+serve --site, nginx (gzip_static) and busybox httpd, loaded by wrk with a Lua
+script that asks for each of its paths in turn with Accept-Encoding: gzip, at
+100 connections.
 
 Options:
-  --seconds S            seconds of load per point (default 10; CI uses 1)
-  --connections A,B,..   connection counts (default 10,100,1000)
+  --seconds S            seconds of load per point (default 5; CI uses 1)
+  --connections A,B,..   keep-alive connection counts (default 10,100,1000,10000)
+  --repetitions R        runs of every point (default 3; CI uses 1)
+  --idle A,B,..          idle connection counts to measure memory at
+                         (default 1000,10000)
   --table FILE           print docs/serve.md's table for a serve.json and exit
   --chart FILE           print the SVG chart for a serve.json and exit
   --update-docs          also write docs/serve-bench.{json,svg} and docs/serve.md's block
   -h, --help             print this help
 ";
 
-const DEFAULT_SECONDS: u32 = 10;
-const DEFAULT_CONNECTIONS: [u32; 3] = [10, 100, 1000];
-/// The baseline every ratio is against.
+const DEFAULT_SECONDS: u32 = 5;
+const DEFAULT_CONNECTIONS: [u32; 4] = [10, 100, 1000, 10_000];
+const DEFAULT_REPETITIONS: u32 = 3;
+const DEFAULT_IDLE: [u32; 2] = [1000, 10_000];
+/// The most connections a point or the idle memory may ask for: each one
+/// is a descriptor in this process or wrk, under the hard limit of 20,000.
+const MAX_CONNECTIONS: u32 = 10_000;
+/// The connection count of the `Connection: close` and 1 MiB points, and
+/// of the h2load cross-check and the goal against the floor.
+const EXTRA_CONNECTIONS: u32 = 100;
+/// The servers h2load cross-checks.
+const CROSS_CHECKED: [&str; 2] = ["serve", "nginx"];
+/// The baseline of the memory ratios; the rps and p99 goals are against the
+/// best of PEERS at each point.
 const BASELINE: &str = "nginx";
-const INSTALL: &str = "apt-get install -y wrk nginx-light lighttpd busybox-static";
+const PEERS: [&str; 3] = ["nginx", "lighttpd", "h2o"];
+const FLOOR: &str = "floor";
+const TOOLS: [&str; 7] = [
+    "wrk", "h2load", "nginx", "lighttpd", "h2o", "busybox", "gcc",
+];
+const INSTALL: &str =
+    "apt-get install -y wrk nghttp2-client nginx-light lighttpd h2o busybox-static gcc";
 /// The page that holds the `serve-bench` block (under the root).
 const TABLE_PAGE: &str = "docs/serve.md";
 /// The block's name in it.
@@ -82,6 +120,8 @@ const TABLE_BLOCK: &str = "serve-bench";
 struct Options {
     seconds: u32,
     connections: Vec<u32>,
+    repetitions: u32,
+    idle: Vec<u32>,
     table: Option<PathBuf>,
     chart: Option<PathBuf>,
     /// `--update-docs` or HELLO_UPDATE_README: write docs/ and docs/serve.md's block.
@@ -91,13 +131,18 @@ struct Options {
 impl Options {
     /// The run whose results are committed: the default seconds and counts.
     fn is_full(&self) -> bool {
-        self.seconds == DEFAULT_SECONDS && self.connections == DEFAULT_CONNECTIONS
+        self.seconds == DEFAULT_SECONDS
+            && self.connections == DEFAULT_CONNECTIONS
+            && self.repetitions == DEFAULT_REPETITIONS
+            && self.idle == DEFAULT_IDLE
     }
 }
 
 pub const OPTS: &[Opt] = &[
     args::value("--seconds", "S"),
     args::value("--connections", "A,B,.."),
+    args::value("--repetitions", "R"),
+    args::value("--idle", "A,B,.."),
     args::value("--table", "FILE"),
     args::value("--chart", "FILE"),
     args::flag("--update-docs"),
@@ -111,28 +156,34 @@ fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
         return Ok(None);
     }
     a.no_free()?;
-    let connections = a.parse("--connections", |v| {
+    let counts = |v: &str| {
         let list: Option<Vec<u32>> = v
             .split(',')
             .map(|c| {
                 c.trim()
                     .parse()
                     .ok()
-                    .filter(|&n| (wrk::THREADS..=10_000).contains(&n))
+                    .filter(|&n| (wrk::THREADS..=MAX_CONNECTIONS).contains(&n))
             })
             .collect();
         list.filter(|l| !l.is_empty()).ok_or_else(|| {
             format!(
-                "give counts from {} to 10000, separated by commas",
+                "give counts from {} to {MAX_CONNECTIONS}, separated by commas",
                 wrk::THREADS
             )
         })
-    })?;
+    };
+    let connections = a.parse("--connections", counts)?;
+    let idle = a.parse("--idle", counts)?;
     let opts = Options {
         seconds: a
             .parse("--seconds", args::number(1..=600))?
             .unwrap_or(DEFAULT_SECONDS),
         connections: connections.unwrap_or_else(|| DEFAULT_CONNECTIONS.to_vec()),
+        repetitions: a
+            .parse("--repetitions", args::number(1..=9))?
+            .unwrap_or(DEFAULT_REPETITIONS),
+        idle: idle.unwrap_or_else(|| DEFAULT_IDLE.to_vec()),
         table: a.os("--table").map(PathBuf::from),
         chart: a.os("--chart").map(PathBuf::from),
         update_docs: blocks::asked(a.given("--update-docs")),
@@ -140,7 +191,7 @@ fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
     if opts.update_docs == blocks::Asked::Option && !opts.is_full() {
         return Err(Error::usage(
             "--update-docs writes the committed results, which are the full run's: \
-             drop --seconds and --connections",
+             drop --seconds, --connections, --repetitions and --idle",
         ));
     }
     Ok(Some(opts))
@@ -169,11 +220,13 @@ struct Setup {
     ours_file: PathBuf,
     ours_port: u16,
     serve_bytes: usize,
+    contenders: Vec<Contender>,
 }
 
-/// Checks the tools, writes the page, and builds serve for this machine.
+/// Checks the tools, writes the pages, builds serve for this machine (once
+/// with the default page, once with the 1 MiB page) and the floor.
 fn setup() -> Result<Setup, Error> {
-    for tool in ["wrk", "nginx", "lighttpd", "busybox"] {
+    for tool in TOOLS {
         if servers::find(tool).is_none() {
             return Err(Error::fail(format!(
                 "`{tool}` is not on PATH (nor in /usr/sbin): install the contenders with `{INSTALL}`"
@@ -184,38 +237,56 @@ fn setup() -> Result<Setup, Error> {
     let _ = fs::remove_dir_all(&dir);
     let www = servers::www_dir();
     let _ = fs::remove_dir_all(&www);
+    let big = servers::big_page();
     write(&www.join("index.html"), serve::DEFAULT_PAGE)?;
-    // nginx's workers run as www-data, which must reach the page: the checkout
-    // may sit in a private directory (mktemp -d is 0700), so the page lives in
-    // a world-readable directory of its own.
+    write(&www.join(&servers::BIG_PATH[1..]), &big)?;
+    // nginx's workers run as www-data and h2o as nobody, who must reach the
+    // pages: the checkout may sit in a private directory (mktemp -d is
+    // 0700), so the pages live in a world-readable directory of their own.
     fs::set_permissions(&www, fs::Permissions::from_mode(0o755))
         .map_err(|e| io("chmod", &www, e))?;
 
     let platform = Platform::host()
         .ok_or_else(|| Error::usage("this machine's architecture is not one serve is built for"))?;
     serve::check_platforms(&[platform])?;
-    let ours_port = servers::free_port()?;
-    let config = Config {
-        page: serve::DEFAULT_PAGE.to_vec(),
-        content_type: serve::DEFAULT_CONTENT_TYPE.into(),
-        port: ours_port,
-        site: None,
-    };
     tools::ensure_binutils()?;
-    let built = serve::build(platform, &config)?;
-    let ours_file = dir.join("serve");
-    write_program(&built.bytes, &ours_file)?;
+    let build = |page: Vec<u8>, name: &str| -> Result<(PathBuf, u16, usize), Error> {
+        let port = servers::free_port()?;
+        let config = Config {
+            page,
+            content_type: serve::DEFAULT_CONTENT_TYPE.into(),
+            port,
+            site: None,
+        };
+        let built = serve::build(platform, &config)?;
+        let file = dir.join(name).join("serve");
+        write_program(&built.bytes, &file)?;
+        Ok((file, port, built.bytes.len()))
+    };
+    let (ours_file, ours_port, serve_bytes) = build(serve::DEFAULT_PAGE.to_vec(), "default")?;
+    let (big_file, big_port, _) = build(big, "big")?;
+    let floor = servers::build_floor(&dir)?;
+    let contenders = servers::contenders(
+        &dir,
+        &servers::Ours {
+            serve: (&ours_file, ours_port),
+            serve_big: (&big_file, big_port),
+            floor: &floor,
+        },
+    )?;
     Ok(Setup {
         dir,
         platform,
         ours_file,
         ours_port,
-        serve_bytes: built.bytes.len(),
+        serve_bytes,
+        contenders,
     })
 }
 
-/// The whole run: every server at every connection count, then the image
-/// sizes; the raw numbers as the JSON the table and chart are drawn from.
+/// The whole run: every server at every point, the idle connections, then
+/// the image sizes; the raw numbers as the JSON the table and chart are
+/// drawn from.
 fn measure(opts: &Options) -> Result<Value, Error> {
     let setup = setup()?;
     // "wrk debian/4.1.0-3+b2 [epoll] Copyright (C) 2012 Will Glozer": up to the copyright.
@@ -224,96 +295,64 @@ fn measure(opts: &Options) -> Result<Value, Error> {
         .next()
         .unwrap_or_default()
         .to_string();
-    let contenders = servers::contenders(&setup.dir, &setup.ours_file, setup.ours_port)?;
-    let points = load_all(opts, &contenders)?;
+    let h2load_version = servers::version(Command::new("h2load").arg("--version"));
+    let contenders = &setup.contenders;
+    let measured = rounds::run(opts, contenders)?;
     let site = site::measure(&setup.dir, setup.platform, opts.seconds)?;
     let engine = docker::engine().ok();
     let mut results = Vec::new();
-    for (c, points) in contenders.iter().zip(points) {
+    for (c, m) in contenders.iter().zip(measured) {
         let image = match engine {
             Some(_) => image_bytes(&setup, c)?,
             None => None,
         };
+        let mut command = c.main.shown.clone();
+        if let Some(big) = &c.big {
+            command = format!("{command}; 1 MiB page: {}", big.shown);
+        }
         results.push(json!({
             "name": c.name,
             "version": c.version,
-            "command": c.shown,
+            "design": c.design,
+            "command": command,
             "image_bytes": image,
-            "points": points,
+            "points": m.points,
+            "h2load": m.h2load,
+            "idle": m.idle,
         }));
     }
     Ok(json!({
-        "what": "serve vs nginx, lighttpd and busybox httpd on 127.0.0.1, loaded by wrk",
+        "what": "serve vs nginx, lighttpd, h2o, busybox httpd and a floor on 127.0.0.1, \
+                 loaded by wrk, cross-checked by h2load",
         "baseline": BASELINE,
+        "peers": PEERS,
+        "floor": FLOOR,
         "seconds": opts.seconds,
+        "repetitions": opts.repetitions,
         "connections": opts.connections,
+        "extra_connections": EXTRA_CONNECTIONS,
+        "idle_connections": opts.idle,
         "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "page_bytes": serve::DEFAULT_PAGE.len(),
+        "big_page_bytes": serve::MAX_PAGE_FILE,
         "serve_bytes": setup.serve_bytes,
         "wrk": {
             "version": wrk_version,
             "flags": wrk::flags(opts.seconds),
+            "close_header": wrk::CLOSE,
         },
+        "h2load": {
+            "version": h2load_version,
+            "flags": h2load::flags(opts.seconds),
+            "connections": EXTRA_CONNECTIONS,
+        },
+        "memory": "idle: the rise in the server's own memory cgroup (v1: memory.usage_in_bytes \
+                   + memory.kmem.tcp.usage_in_bytes; kernel: memory.kmem.usage_in_bytes + \
+                   memory.kmem.tcp.usage_in_bytes) while this process holds the connections; \
+                   points: PSS under load",
         "contenders": results,
         "site": site,
     }))
-}
-
-/// Every server runs for the whole benchmark, and the points go round robin
-/// (each connection count, then each server), so that whatever else the
-/// machine does at some moment falls on all of them alike. One list of
-/// points (JSON objects) per contender.
-fn load_all(opts: &Options, contenders: &[Contender]) -> Result<Vec<Vec<Value>>, Error> {
-    let page = serve::DEFAULT_PAGE;
-    let mut running = Vec::new();
-    for c in contenders {
-        println!(
-            "bench-serve: starting {} ({}) on port {}",
-            c.name, c.version, c.port
-        );
-        let server = Running::start(c)?;
-        servers::check_page(c.port, page).map_err(|e| {
-            Error::fail(format!(
-                "{} on port {} does not serve the page: {e}",
-                c.name, c.port
-            ))
-        })?;
-        running.push(server);
-    }
-    let mut points: Vec<Vec<Value>> = contenders.iter().map(|_| Vec::new()).collect();
-    let total = contenders.len() * opts.connections.len();
-    let mut n = 0;
-    for &conns in &opts.connections {
-        for (i, c) in contenders.iter().enumerate() {
-            n += 1;
-            println!(
-                "bench-serve [{n}/{total}]: {} at {conns} connections for {} s",
-                c.name, opts.seconds
-            );
-            // The server's memory is summed halfway through, under load.
-            let pid = running[i].pid();
-            let (load, (pss_kib, processes)) =
-                wrk::run(c.name, c.port, conns, opts.seconds, || memory::pss(pid))?;
-            println!(
-                "  {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, {} errors, {} KiB PSS in {} processes",
-                load.rps, load.p50_ms, load.p99_ms, load.errors, pss_kib, processes
-            );
-            points[i].push(json!({
-                "connections": conns,
-                "rps": load.rps,
-                "p50_ms": load.p50_ms,
-                "p99_ms": load.p99_ms,
-                "errors": load.errors,
-                "requests": load.requests,
-                "pss_kib": pss_kib,
-                "processes": processes,
-            }));
-        }
-    }
-    for mut server in running {
-        server.stop();
-    }
-    Ok(points)
 }
 
 /// The FROM scratch image's size, for the contenders that have one (serve's
@@ -325,7 +364,7 @@ fn image_bytes(setup: &Setup, c: &Contender) -> Result<Option<u64>, Error> {
             let context = setup
                 .ours_file
                 .parent()
-                .expect("a dist file has a directory");
+                .expect("a built file has a directory");
             docker::build_context(
                 setup.platform.docker,
                 context,
@@ -345,8 +384,12 @@ fn write_results(opts: &Options, json: &Value) -> Result<(), Error> {
     let root = crate::root();
     let report = root.join("target/report");
     let text = serde_json::to_string_pretty(json).expect("JSON") + "\n";
-    let md = table(json)?;
-    let svg = chart(json)?;
+    // Drawn from the JSON as written and read back, as `--table` and
+    // `--chart` draw it later: serde_json's parse may differ from a
+    // computed number in the last place (2009.9999999999998 reads as 2010).
+    let json: Value = serde_json::from_str(&text).expect("the JSON just written");
+    let md = table(&json)?;
+    let svg = chart(&json)?;
     write(&report.join("serve.json"), text.as_bytes())?;
     write(&report.join("serve.md"), md.as_bytes())?;
     write(&report.join("serve.svg"), svg.as_bytes())?;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::memory::{self, Cgroup};
 use crate::Error;
 use crate::build::serve;
 use crate::core::cmd;
@@ -16,14 +17,59 @@ use crate::core::files::{io, write};
 use crate::core::platform::Platform;
 use crate::run::docker;
 
-/// One server to measure.
-pub struct Contender {
-    pub name: &'static str,
-    pub version: String,
+/// One process (or process tree) serving on a port.
+pub struct Instance {
     pub port: u16,
     cmd: Vec<OsString>,
     /// The command line, for the JSON.
     pub shown: String,
+}
+
+impl Instance {
+    fn new(port: u16, cmd: Vec<OsString>) -> Instance {
+        let shown = cmd
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Instance { port, cmd, shown }
+    }
+}
+
+/// One server to measure.
+pub struct Contender {
+    pub name: &'static str,
+    pub version: String,
+    /// How it serves (processes, threads, event loop), for the table.
+    pub design: String,
+    pub main: Instance,
+    /// Servers whose page is built in (serve, the floor) run a second
+    /// instance for the 1 MiB page; the others serve it as BIG_PATH.
+    pub big: Option<Instance>,
+}
+
+impl Contender {
+    /// The port that serves BIG_PATH.
+    pub fn big_port(&self) -> u16 {
+        self.big.as_ref().unwrap_or(&self.main).port
+    }
+}
+
+/// The 1 MiB page's path, beside index.html.
+pub const BIG_PATH: &str = "/big.html";
+
+/// The 1 MiB page: HTML, the same bytes every run, exactly serve's largest
+/// page (MAX_PAGE_FILE).
+pub fn big_page() -> Vec<u8> {
+    let mut page = b"<!DOCTYPE html><title>1 MiB</title>\n".to_vec();
+    let mut n = 0u32;
+    while page.len() < serve::MAX_PAGE_FILE {
+        page.extend_from_slice(format!("<p>line {n:07} of the 1 MiB page</p>\n").as_bytes());
+        n += 1;
+    }
+    page.truncate(serve::MAX_PAGE_FILE - 1);
+    page.push(b'\n');
+    page
 }
 
 /// The directory every contender serves the page from, readable by all
@@ -32,40 +78,53 @@ pub fn www_dir() -> PathBuf {
     std::env::temp_dir().join(format!("hello-serve-bench-www-{}", std::process::id()))
 }
 
-pub fn contenders(dir: &Path, ours: &Path, ours_port: u16) -> Result<Vec<Contender>, Error> {
+/// The floor's source (see its opening comment).
+const FLOOR_C: &str = include_str!("floor.c");
+
+/// Compiles the floor into `dir` with gcc.
+pub fn build_floor(dir: &Path) -> Result<PathBuf, Error> {
+    let src = dir.join("floor.c");
+    let out = dir.join("floor");
+    write(&src, FLOOR_C.as_bytes())?;
+    let mut gcc = Command::new("gcc");
+    gcc.args(["-O2", "-Wall", "-o"]).arg(&out).arg(&src);
+    cmd::run(&mut gcc)?;
+    Ok(out)
+}
+
+/// serve's two builds (the default page, the 1 MiB page) and the floor.
+pub struct Ours<'a> {
+    pub serve: (&'a Path, u16),
+    pub serve_big: (&'a Path, u16),
+    pub floor: &'a Path,
+}
+
+pub fn contenders(dir: &Path, ours: &Ours) -> Result<Vec<Contender>, Error> {
     let www = www_dir();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut out = Vec::new();
-    let mut add = |name: &'static str, version: String, port: u16, cmd: Vec<OsString>| {
-        let shown = cmd
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ");
-        out.push(Contender {
-            name,
-            version,
-            port,
-            cmd,
-            shown,
-        });
-    };
-    add(
-        "serve",
-        "this repository".into(),
-        ours_port,
-        vec![ours.into()],
-    );
+    out.push(Contender {
+        name: "serve",
+        version: "this repository".into(),
+        design: "its own (docs/serve.md)".into(),
+        main: Instance::new(ours.serve.1, vec![ours.serve.0.into()]),
+        big: Some(Instance::new(
+            ours.serve_big.1,
+            vec![ours.serve_big.0.into()],
+        )),
+    });
 
     let port = free_port()?;
     let conf = dir.join("nginx.conf");
     let text = format!(
         "# bench-serve: nginx as Debian ships it, with the issue's settings.\n\
          worker_processes auto;\n\
+         # 10,000 connections on one worker, under the 20,000 hard limit.\n\
+         worker_rlimit_nofile 20000;\n\
          daemon off;\n\
          pid {dir}/nginx.pid;\n\
          error_log {dir}/nginx-error.log;\n\
-         # Enough for 1000 connections on each worker (the default is 512).\n\
-         events {{ worker_connections 4096; }}\n\
+         events {{ worker_connections 16384; }}\n\
          http {{\n\
          \x20 access_log off;\n\
          \x20 default_type text/html;\n\
@@ -75,8 +134,12 @@ pub fn contenders(dir: &Path, ours: &Path, ours_port: u16) -> Result<Vec<Contend
          \x20 uwsgi_temp_path {dir}/tmp;\n\
          \x20 scgi_temp_path {dir}/tmp;\n\
          \x20 server {{\n\
-         \x20   listen 127.0.0.1:{port};\n\
+         \x20   # The listen backlog serve and the floor have (nginx's is 511):\n\
+         \x20   # 10,000 clients connecting at once overflow a short one, and\n\
+         \x20   # each refused handshake waits 1 s to be tried again.\n\
+         \x20   listen 127.0.0.1:{port} backlog=4096;\n\
          \x20   root {www};\n\
+         \x20   location = {BIG_PATH} {{ }}\n\
          \x20   location / {{ try_files /index.html =404; }}\n\
          \x20 }}\n\
          }}\n",
@@ -85,12 +148,14 @@ pub fn contenders(dir: &Path, ours: &Path, ours_port: u16) -> Result<Vec<Contend
     );
     fs::create_dir_all(dir.join("tmp")).map_err(|e| io("create", dir, e))?;
     write(&conf, text.as_bytes())?;
-    add(
-        "nginx",
-        version(Command::new(find("nginx").unwrap()).arg("-v")),
-        port,
-        vec![find("nginx").unwrap().into(), "-c".into(), conf.into()],
-    );
+    let nginx = find("nginx").unwrap();
+    out.push(Contender {
+        name: "nginx",
+        version: version(Command::new(&nginx).arg("-v")),
+        design: format!("{cpus} worker processes (worker_processes auto), epoll"),
+        main: Instance::new(port, vec![nginx.into(), "-c".into(), conf.into()]),
+        big: None,
+    });
 
     let port = free_port()?;
     let conf = dir.join("lighttpd.conf");
@@ -98,44 +163,103 @@ pub fn contenders(dir: &Path, ours: &Path, ours_port: u16) -> Result<Vec<Contend
         "# bench-serve: lighttpd's defaults, serving the page.\n\
          server.document-root = \"{www}\"\n\
          server.bind = \"127.0.0.1\"\n\
+         # The listen backlog serve and the floor have (lighttpd's is 1024).\n\
+         server.listen-backlog = 4096\n\
          server.port = {port}\n\
          server.errorlog = \"{dir}/lighttpd-error.log\"\n\
          index-file.names = ( \"index.html\" )\n\
          mimetype.assign = ( \".html\" => \"text/html\" )\n\
-         # Enough for 1000 connections (the default is 1024 descriptors).\n\
-         server.max-fds = 8192\n\
-         server.max-connections = 4096\n",
+         # 10,000 connections: lighttpd allows at most half its descriptors,\n\
+         # and it cannot raise its limit past the hard one (20,000 here).\n\
+         server.max-fds = 20000\n\
+         server.max-connections = 10000\n",
         dir = dir.display(),
         www = www.display()
     );
     write(&conf, text.as_bytes())?;
-    add(
-        "lighttpd",
-        version(Command::new(find("lighttpd").unwrap()).arg("-v")),
-        port,
-        vec![
-            find("lighttpd").unwrap().into(),
-            "-D".into(),
-            "-f".into(),
-            conf.into(),
-        ],
-    );
+    let lighttpd = find("lighttpd").unwrap();
+    out.push(Contender {
+        name: "lighttpd",
+        version: version(Command::new(&lighttpd).arg("-v")),
+        // At 10,000 connections it is at its limit: accepting stops until
+        // one closes ("sockets disabled, connection limit reached").
+        design: "one process, epoll; at most 10,000 connections (half of its 20,000 \
+                 descriptors)"
+            .into(),
+        main: Instance::new(
+            port,
+            vec![lighttpd.into(), "-D".into(), "-f".into(), conf.into()],
+        ),
+        big: None,
+    });
 
     let port = free_port()?;
-    add(
-        "busybox httpd",
-        version(&mut Command::new(find("busybox").unwrap())),
-        port,
-        vec![
-            find("busybox").unwrap().into(),
-            "httpd".into(),
-            "-f".into(),
-            "-p".into(),
-            format!("127.0.0.1:{port}").into(),
-            "-h".into(),
-            www.into(),
-        ],
+    let conf = dir.join("h2o.conf");
+    let text = format!(
+        "# bench-serve: h2o as Debian ships it, one thread per core.\n\
+         num-threads: {cpus}\n\
+         # 10,000 connections (the default is 1024).\n\
+         max-connections: 20000\n\
+         error-log: {dir}/h2o-error.log\n\
+         listen:\n\
+         \x20 host: 127.0.0.1\n\
+         \x20 port: {port}\n\
+         hosts:\n\
+         \x20 default:\n\
+         \x20   paths:\n\
+         \x20     /:\n\
+         \x20       file.dir: {www}\n",
+        dir = dir.display(),
+        www = www.display()
     );
+    write(&conf, text.as_bytes())?;
+    let h2o = find("h2o").unwrap();
+    out.push(Contender {
+        name: "h2o",
+        version: version(Command::new(&h2o).arg("-v")),
+        design: format!("{cpus} threads (num-threads), epoll"),
+        main: Instance::new(port, vec![h2o.into(), "-c".into(), conf.into()]),
+        big: None,
+    });
+
+    let port = free_port()?;
+    let busybox = find("busybox").unwrap();
+    out.push(Contender {
+        name: "busybox httpd",
+        version: version(&mut Command::new(&busybox)),
+        design: "a process per connection (fork), one request each".into(),
+        main: Instance::new(
+            port,
+            vec![
+                busybox.into(),
+                "httpd".into(),
+                "-f".into(),
+                "-p".into(),
+                format!("127.0.0.1:{port}").into(),
+                "-h".into(),
+                www.clone().into(),
+            ],
+        ),
+        big: None,
+    });
+
+    let floor = |port: u16, page: &str| {
+        Instance::new(
+            port,
+            vec![
+                ours.floor.into(),
+                port.to_string().into(),
+                www.join(page).into(),
+            ],
+        )
+    };
+    out.push(Contender {
+        name: "floor",
+        version: "xtask/src/tasks/bench_serve/floor.c, gcc -O2".into(),
+        design: format!("epoll, one process per core ({cpus}); no parsing, no limits"),
+        main: floor(free_port()?, "index.html"),
+        big: Some(floor(free_port()?, &BIG_PATH[1..])),
+    });
     Ok(out)
 }
 
@@ -148,12 +272,13 @@ pub fn site_contenders(
     ours: &Path,
     ours_port: u16,
 ) -> Result<Vec<Contender>, Error> {
-    let mut out = vec![Contender::new(
-        "serve",
-        "this repository".into(),
-        ours_port,
-        vec![ours.into()],
-    )];
+    let mut out = vec![Contender {
+        name: "serve",
+        version: "this repository".into(),
+        design: "its own (docs/serve.md), --site".into(),
+        main: Instance::new(ours_port, vec![ours.into()]),
+        big: None,
+    }];
     let port = free_port()?;
     let conf = dir.join("nginx-site.conf");
     let text = format!(
@@ -181,125 +306,201 @@ pub fn site_contenders(
     write(&conf, text.as_bytes())?;
     let nginx = find("nginx")
         .ok_or_else(|| Error::fail("nginx is not installed: apt-get install nginx-light"))?;
-    out.push(Contender::new(
-        "nginx",
-        version(Command::new(&nginx).arg("-v")),
-        port,
-        vec![nginx.into(), "-c".into(), conf.into()],
-    ));
+    out.push(Contender {
+        name: "nginx",
+        version: version(Command::new(&nginx).arg("-v")),
+        design: "worker_processes auto, epoll, gzip_static".into(),
+        main: Instance::new(port, vec![nginx.into(), "-c".into(), conf.into()]),
+        big: None,
+    });
     let port = free_port()?;
     let busybox = find("busybox")
         .ok_or_else(|| Error::fail("busybox is not installed: apt-get install busybox-static"))?;
-    out.push(Contender::new(
-        "busybox httpd",
-        version(&mut Command::new(&busybox)),
-        port,
-        vec![
-            busybox.into(),
-            "httpd".into(),
-            "-f".into(),
-            "-p".into(),
-            format!("127.0.0.1:{port}").into(),
-            "-h".into(),
-            www.into(),
-        ],
-    ));
+    out.push(Contender {
+        name: "busybox httpd",
+        version: version(&mut Command::new(&busybox)),
+        design: "a process per connection".into(),
+        main: Instance::new(
+            port,
+            vec![
+                busybox.into(),
+                "httpd".into(),
+                "-f".into(),
+                "-p".into(),
+                format!("127.0.0.1:{port}").into(),
+                "-h".into(),
+                www.into(),
+            ],
+        ),
+        big: None,
+    });
     Ok(out)
 }
 
-impl Contender {
-    fn new(name: &'static str, version: String, port: u16, cmd: Vec<OsString>) -> Contender {
-        let shown = cmd
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ");
-        Contender {
-            name,
-            version,
-            port,
-            cmd,
-            shown,
-        }
-    }
-}
-
-/// A started contender.
+/// A started contender: its first process, its 1 MiB instance's, and its
+/// memory cgroup.
 pub struct Running {
-    child: Child,
+    main: Child,
+    big: Option<Child>,
+    /// Dropped after the processes are stopped (a group is removed empty).
+    pub group: Cgroup,
 }
 
-/// Runs `cmd` with the soft descriptor limit raised toward the hard one: 1000
-/// connections need more than the usual 1024.
+/// Runs `cmd` with the soft descriptor limit raised to the hard one (20,000
+/// here): 10,000 connections need more than the usual 1024.
 pub fn with_nofile(cmd: &[OsString]) -> Command {
     let mut c = Command::new("sh");
-    c.args([
-        "-c",
-        "ulimit -n 16384 2>/dev/null || ulimit -n \"$(ulimit -Hn)\"; exec \"$@\"",
-        "sh",
-    ])
-    .args(cmd);
+    c.args(["-c", "ulimit -n \"$(ulimit -Hn)\"; exec \"$@\"", "sh"])
+        .args(cmd);
     c
+}
+
+/// Starts `i` in `group` (its shell joins the group, then execs the
+/// server, whose processes stay in it), and waits until the server itself
+/// listens on its port: a port another program took after [`free_port`]
+/// chose it is an error, not a server measured by mistake.
+fn start(i: &Instance, group: &Cgroup) -> Result<Child, Error> {
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "echo $$ > \"$0\" && ulimit -n \"$(ulimit -Hn)\" && exec \"$@\"",
+    ])
+    .arg(group.procs())
+    .args(&i.cmd);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null());
+    eprintln!("$ {} &", i.shown);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::fail(format!("could not run `{}`: {e}", i.shown)))?;
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(Error::fail(format!(
+                "`{}` exited ({status}) before it listened on port {}",
+                i.shown, i.port
+            )));
+        }
+        if TcpStream::connect(("127.0.0.1", i.port)).is_ok() {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            stop(&mut child);
+            return Err(Error::fail(format!(
+                "`{}` did not listen on port {} within 20 s",
+                i.shown, i.port
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if !listens(child.id(), i.port) {
+        stop(&mut child);
+        return Err(Error::fail(format!(
+            "port {} answers, but not from `{}`: another program took it; run again \
+             (bench-serve chooses free ports afresh each run)",
+            i.port, i.shown
+        )));
+    }
+    Ok(child)
+}
+
+/// Whether a process in `root`'s tree holds a socket listening on `port`
+/// (its inode in /proc/net/tcp or tcp6, among the processes' fds).
+fn listens(root: u32, port: u16) -> bool {
+    // "  0: 0100007F:1F90 00000000:0000 0A ... uid timeout inode"
+    let suffix = format!(":{port:04X}");
+    let inodes: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|t| fs::read_to_string(t).ok())
+        .flat_map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    (f.len() > 9 && f[1].ends_with(&suffix) && f[3] == "0A")
+                        .then(|| format!("socket:[{}]", f[9]))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    memory::tree(root).iter().any(|pid| {
+        fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| fs::read_link(e.path()).ok())
+            .any(|l| inodes.iter().any(|i| l.as_os_str() == i.as_str()))
+    })
+}
+
+fn stop(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 impl Running {
     /// The server's process id (its first process: nginx's master).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.main.id()
+    }
+
+    /// The process serving the 1 MiB page.
+    pub fn big_pid(&self) -> u32 {
+        self.big.as_ref().unwrap_or(&self.main).id()
     }
 
     pub fn start(c: &Contender) -> Result<Running, Error> {
-        let mut cmd = with_nofile(&c.cmd);
-        cmd.stdin(Stdio::null()).stdout(Stdio::null());
-        eprintln!("$ {} &", c.shown);
-        let child = cmd
-            .spawn()
-            .map_err(|e| Error::fail(format!("could not run `{}`: {e}", c.shown)))?;
-        let running = Running { child };
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", c.port)).is_err() {
-            if start.elapsed() > Duration::from_secs(20) {
-                return Err(Error::fail(format!(
-                    "`{}` did not listen on port {} within 20 s",
-                    c.shown, c.port
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(running)
+        let group = Cgroup::new(c.name)?;
+        let mut main = start(&c.main, &group)?;
+        let big = match &c.big {
+            Some(b) => match start(b, &group) {
+                Ok(child) => Some(child),
+                Err(e) => {
+                    stop(&mut main);
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
+        Ok(Running { main, big, group })
     }
 
     pub fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(5) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        stop(&mut self.main);
+        if let Some(b) = &mut self.big {
+            stop(b);
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.stop();
-        }
+        self.stop();
     }
 }
 
-/// One `GET /` must return 200 and exactly the page.
-pub fn check_page(port: u16, page: &[u8]) -> Result<(), String> {
+/// One `GET path` must return 200 and exactly the page.
+pub fn check_page(port: u16, path: &str, page: &[u8]) -> Result<(), String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .map_err(|e| e.to_string())?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     s.read_to_end(&mut out).map_err(|e| e.to_string())?;
     let body = out

@@ -27,42 +27,43 @@ pub fn flags(seconds: u32) -> String {
     format!("-t{THREADS} -c<connections> -d{seconds}s --latency --timeout 5s")
 }
 
-/// wrk against `port` at `conns` connections for `seconds`; `halfway` runs
-/// halfway through (to sample the server under load), and its result comes
-/// back beside wrk's numbers. `name` is the server's, for messages.
-pub fn run<T>(
-    name: &str,
-    port: u16,
-    conns: u32,
-    seconds: u32,
-    halfway: impl FnOnce() -> T,
-) -> Result<(Load, T), Error> {
-    run_script(name, port, conns, seconds, None, halfway)
+/// The header the `Connection: close` point adds, so that every request
+/// takes a new connection (wrk reconnects when the server closes).
+pub const CLOSE: &str = "Connection: close";
+
+/// One wrk run: where, how many connections, how long, and whether each
+/// request asks for `Connection: close`.
+pub struct Target<'a> {
+    pub name: &'a str,
+    pub port: u16,
+    pub path: &'a str,
+    pub conns: u32,
+    pub seconds: u32,
+    pub close: bool,
+    /// wrk's Lua script (`-s`), choosing the requests, when given.
+    pub script: Option<&'a std::path::Path>,
 }
 
-/// [`run`], with wrk's Lua `script` (`-s`) choosing the requests when given.
-pub fn run_script<T>(
-    name: &str,
-    port: u16,
-    conns: u32,
-    seconds: u32,
-    script: Option<&std::path::Path>,
-    halfway: impl FnOnce() -> T,
-) -> Result<(Load, T), Error> {
+/// wrk against `t`; `halfway` runs halfway through (to sample the server
+/// under load), and its result comes back beside wrk's numbers.
+pub fn run<T>(t: &Target, halfway: impl FnOnce() -> T) -> Result<(Load, T), Error> {
+    let (name, seconds) = (t.name, t.seconds);
     let mut args: Vec<OsString> = vec![
         "wrk".into(),
         format!("-t{THREADS}").into(),
-        format!("-c{conns}").into(),
+        format!("-c{}", t.conns).into(),
         format!("-d{seconds}s").into(),
         "--latency".into(),
         "--timeout".into(),
         "5s".into(),
     ];
-    if let Some(s) = script {
-        args.push("-s".into());
-        args.push(s.into());
+    if t.close {
+        args.extend(["-H".into(), CLOSE.into()]);
     }
-    args.push(format!("http://127.0.0.1:{port}/").into());
+    if let Some(s) = t.script {
+        args.extend(["-s".into(), s.into()]);
+    }
+    args.push(format!("http://127.0.0.1:{}{}", t.port, t.path).into());
     let mut wrk = with_nofile(&args);
     eprintln!("$ {}", cmd::line(&wrk));
     let child = wrk
