@@ -421,16 +421,18 @@ fn serve_config(out: &Path, arch: &str) {
         "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nDate: ",
         page.len()
     );
-    // The page's length, the default one's and the budget, for
-    // linker/serve.ld.in's size-budget ASSERT (which counts the file less the page).
-    println!(
-        "cargo:rustc-link-arg-bin=serve=--defsym=SERVE_PAGE_LEN={}",
-        page.len()
-    );
-    println!(
-        "cargo:rustc-link-arg-bin=serve=--defsym=SERVE_DEFAULT_PAGE_LEN={}",
-        DEFAULT_PAGE.len()
-    );
+    // The page's length, and the default one's, for linker/serve.ld.in's
+    // size-budget ASSERT (which counts the file less the page). A site's
+    // tables and files count as its page: the ASSERT bounds the code.
+    // A site's code has room of its own beyond the page budget (its budget
+    // without the site's bytes is checked by xtask/tests/site/).
+    let (page_len, default_len, allowance) = match site(out) {
+        Some(baked) => (baked, 0, SITE_ALLOWANCE),
+        None => (page.len() as u64, DEFAULT_PAGE.len() as u64, 0),
+    };
+    println!("cargo:rustc-link-arg-bin=serve=--defsym=SERVE_PAGE_LEN={page_len}");
+    println!("cargo:rustc-link-arg-bin=serve=--defsym=SERVE_DEFAULT_PAGE_LEN={default_len}");
+    println!("cargo:rustc-link-arg-bin=serve=--defsym=SERVE_SITE_ALLOWANCE={allowance}");
     let budget = SERVE_BUDGETS
         .iter()
         .find(|(a, _)| *a == arch)
@@ -481,6 +483,35 @@ fn quine_config(out: &Path, arch: &str) {
     let tail = format!(r#""],"type":"layers"}}{variant}}}"#);
     write_if_changed(&out.join("quine-config-head.bin"), head.as_bytes());
     write_if_changed(&out.join("quine-config-tail.bin"), tail.as_bytes());
+}
+
+/// Bytes a site build's code may take beyond the page budget, at link time.
+const SITE_ALLOWANCE: u64 = 8192;
+
+/// `HELLO_SERVE_SITE`: the directory where `cargo xtask dist --site` wrote a
+/// site's tables (site.rs) and bytes (site-text.bin, site-content.bin). Copies
+/// them into OUT_DIR and turns on `serve_site` (hello/src/site.rs); returns
+/// the bytes the tables take with their text and content (site.rs's `BYTES`).
+fn site(out: &Path) -> Option<u64> {
+    println!("cargo:rerun-if-env-changed=HELLO_SERVE_SITE");
+    println!("cargo:rustc-check-cfg=cfg(serve_site)");
+    let dir = PathBuf::from(env::var_os("HELLO_SERVE_SITE")?);
+    for name in ["site.rs", "site-text.bin", "site-content.bin"] {
+        let from = dir.join(name);
+        println!("cargo:rerun-if-changed={}", from.display());
+        let bytes = fs::read(&from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
+        write_if_changed(&out.join(name), &bytes);
+    }
+    println!("cargo:rustc-cfg=serve_site");
+    // site.rs says how many bytes its tables and blobs take.
+    let source = fs::read_to_string(out.join("site.rs")).unwrap_or_default();
+    let bytes = source.lines().find_map(|l| {
+        l.strip_prefix("pub const BYTES: usize = ")?
+            .strip_suffix(';')?
+            .parse()
+            .ok()
+    });
+    Some(bytes.unwrap_or_else(|| panic!("{}/site.rs has no `pub const BYTES`", dir.display())))
 }
 
 /// Rewrites `path` only on change, so that an unchanged input does not look new to cargo.

@@ -34,6 +34,7 @@ pub mod sys {
 }
 
 pub mod sha256;
+pub mod site;
 
 /// Standard output: file descriptor 1 on every platform.
 pub const STDOUT: u32 = 1;

@@ -1,6 +1,9 @@
 //! `serve`: the smallest Docker web server. It serves one page, baked in at
 //! build time, to every `GET` and `HEAD`, on TCP port 8080 (or the one built
 //! in), on every IPv4 and IPv6 address through one dual-stack socket.
+//! Built with `--site DIR` (`cfg(serve_site)`), it serves a whole static site
+//! instead, by path: 301, 404, ETag and 304, gzip, ranges (hello/src/site.rs,
+//! docs/site.md); the rest of what follows holds for both.
 //!
 //! HTTP/1.1 as curl, browsers, wrk and ab speak it (RFC 9112):
 //! - `GET` or `HEAD`, any path: `200` with Content-Type, Content-Length and
@@ -90,11 +93,23 @@ mod server {
 
     /// The 200 response's status line and headers (`Content-Type`,
     /// `Content-Length`), ending in `Date: `; written by build.rs.
+    #[cfg(not(serve_site))]
     static HEAD: [u8; include_bytes!(concat!(env!("OUT_DIR"), "/serve-head.bin")).len()] =
         *include_bytes!(concat!(env!("OUT_DIR"), "/serve-head.bin"));
     /// The page.
+    #[cfg(not(serve_site))]
     static PAGE: [u8; include_bytes!(concat!(env!("OUT_DIR"), "/serve-page.bin")).len()] =
         *include_bytes!(concat!(env!("OUT_DIR"), "/serve-page.bin"));
+    /// With `--site`: the site's tables (`SITE`), the request target's room
+    /// (`TARGET`) and the health check's request (`HEALTH`), written by the
+    /// xtask (xtask/src/build/site/bake.rs); hello/src/site.rs reads them.
+    #[cfg(serve_site)]
+    mod baked {
+        include!(concat!(env!("OUT_DIR"), "/site.rs"));
+    }
+    #[cfg(serve_site)]
+    use hello::site;
+
     /// The TCP port, big-endian.
     const PORT: [u8; 2] = *include_bytes!(concat!(env!("OUT_DIR"), "/serve-port.bin"));
 
@@ -177,8 +192,18 @@ mod server {
     /// The words the parser looks for, each ending in NUL: methods and versions
     /// (matched exactly), then field names and values (matched without case).
     /// Bit k of `m` is the k-th word.
+    #[cfg(not(serve_site))]
     const WORDS: &[u8] = b"GET\0HEAD\0HTTP/1.0\0HTTP/1.1\0host\0connection\0content-length\0\
         transfer-encoding\0close\0keep-alive\0chunked\0";
+    /// A site also reads the four fields it keeps (`site::State`), bits 11 to 14.
+    #[cfg(serve_site)]
+    const WORDS: &[u8] = b"GET\0HEAD\0HTTP/1.0\0HTTP/1.1\0host\0connection\0content-length\0\
+        transfer-encoding\0close\0keep-alive\0chunked\0if-none-match\0range\0accept-encoding\0\
+        if-range\0";
+    #[cfg(serve_site)]
+    const SITE_NAMES: u32 = 0xf << 11;
+    #[cfg(not(serve_site))]
+    const SITE_NAMES: u32 = 0;
     const W_GET: u32 = 1;
     const W_HEAD: u32 = 2;
     const W_HTTP10: u32 = 4;
@@ -192,7 +217,7 @@ mod server {
     const W_CHUNKED: u32 = 1024;
     const METHODS: u32 = W_GET | W_HEAD;
     const VERSIONS: u32 = W_HTTP10 | W_HTTP11;
-    const NAMES: u32 = W_HOST | W_CONNECTION | W_CONTENT_LENGTH | W_TRANSFER_ENCODING;
+    const NAMES: u32 = W_HOST | W_CONNECTION | W_CONTENT_LENGTH | W_TRANSFER_ENCODING | SITE_NAMES;
     const VALUES: u32 = W_CLOSE | W_KEEP_ALIVE | W_CHUNKED;
 
     /// What the parser has seen of a request (`seen`). Where a word says it,
@@ -246,6 +271,8 @@ mod server {
         /// The response's Date, in seconds since 1970, fixed when it starts.
         date: u32,
         req: Req,
+        #[cfg(serve_site)]
+        site: site::State<{ baked::TARGET }>,
     }
 
     /// What the parser keeps of the request so far: all zero for a new one.
@@ -299,6 +326,8 @@ mod server {
         sent: 0,
         date: 0,
         req: NEW,
+        #[cfg(serve_site)]
+        site: site::State::NEW,
     };
 
     #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
@@ -434,8 +463,13 @@ mod server {
         sys::setsockopt(fd, sys::SOL_SOCKET, sys::SO_SNDTIMEO, &timeout);
         sys::setsockopt(fd, sys::SOL_SOCKET, sys::SO_RCVTIMEO, &timeout);
         let mut got = [0u8; 12];
+        #[cfg(not(serve_site))]
+        let request = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        // A site's own path: `/`, or its first file when it has no index.html.
+        #[cfg(serve_site)]
+        let request = baked::HEALTH;
         let ok = sys::connect(fd, &sys::sockaddr_in_loopback(PORT)) == 0
-            && hello::write_all(fd, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            && hello::write_all(fd, request)
             && sys::read(fd, &mut got) == 12
             && got == *b"HTTP/1.1 200";
         sys::exit(u32::from(!ok))
@@ -641,6 +675,8 @@ mod server {
                 slot.state = READING;
                 slot.p = P_METHOD;
                 slot.req = NEW;
+                #[cfg(serve_site)]
+                slot.site.clear();
             }
             if slot.held > 0 && slot.state == READING {
                 let (off, held) = (slot.off as usize, slot.held as usize);
@@ -690,27 +726,70 @@ mod server {
         } else {
             &TAILS[TAILS.len() - 2..]
         };
+        #[cfg(serve_site)]
+        return send_site(fd, slot, &date, tail);
+        #[cfg(not(serve_site))]
+        {
+            let r = slot.reply as usize;
+            // Every response begins as the 200's head does: `HTTP/1.1 `.
+            let (version, rest) = HEAD.split_at(9);
+            let (first, second, body): (&[u8], &[u8], &[u8]) = if r == OK as usize {
+                (
+                    rest,
+                    &[],
+                    if slot.flags & HEAD_ONLY != 0 {
+                        &[]
+                    } else {
+                        &PAGE
+                    },
+                )
+            } else {
+                let start = STATUS_END[r - 1] as usize;
+                let end = STATUS_END[r] as usize;
+                (STATUS.get(start..end).unwrap_or_default(), ERROR_HEAD, &[])
+            };
+            let mut skip = slot.sent as usize;
+            let mut total = 0;
+            let iov = [version, first, second, &date[..], tail, body].map(|part| {
+                let s = skip.min(part.len());
+                skip -= s;
+                total += part.len();
+                IoVec::new(part.get(s..).unwrap_or_default())
+            });
+            (sys::writev(fd, &iov), total)
+        }
+    }
+
+    /// [`send`] for a site: `HTTP/1.1 `, then the answer's status line,
+    /// validators, representation headers and lengths (or an error's status
+    /// line), the date, the end, and the (part of the) file.
+    #[cfg(serve_site)]
+    fn send_site(fd: u32, slot: &Slot, date: &[u8], tail: &[u8]) -> (isize, usize) {
         let r = slot.reply as usize;
-        // Every response begins as the 200's head does: `HTTP/1.1 `.
-        let (version, rest) = HEAD.split_at(9);
-        let (first, second, body): (&[u8], &[u8], &[u8]) = if r == OK as usize {
-            (
-                rest,
-                &[],
-                if slot.flags & HEAD_ONLY != 0 {
-                    &[]
-                } else {
-                    &PAGE
-                },
-            )
+        let mut num = [0u8; 96];
+        let ([a, b, c, d], body) = if r == OK as usize {
+            site::head(&baked::SITE, &slot.site.answer, &mut num)
         } else {
             let start = STATUS_END[r - 1] as usize;
             let end = STATUS_END[r] as usize;
-            (STATUS.get(start..end).unwrap_or_default(), ERROR_HEAD, &[])
+            (
+                [
+                    STATUS.get(start..end).unwrap_or_default(),
+                    ERROR_HEAD,
+                    &[],
+                    &[],
+                ],
+                &[][..],
+            )
+        };
+        let body = if slot.flags & HEAD_ONLY != 0 {
+            &[]
+        } else {
+            body
         };
         let mut skip = slot.sent as usize;
         let mut total = 0;
-        let iov = [version, first, second, &date[..], tail, body].map(|part| {
+        let iov = [b"HTTP/1.1 ", a, b, c, d, date, tail, body].map(|part| {
             let s = skip.min(part.len());
             skip -= s;
             total += part.len();
@@ -892,6 +971,13 @@ mod server {
             | (u8::from(visible) * C_VISIBLE)
             | (u8::from(visible || space || b >= 0x80) * C_FIELD)
             | (u8::from(hex < 16) * C_HEX);
+        // A site keeps the target and four fields' values (hello/src/site.rs).
+        #[cfg(serve_site)]
+        match p {
+            P_TARGET if visible => s.site.byte(site::TARGET, b),
+            P_VALUE if b != b'\n' => s.site.byte(site_field(r.name), b),
+            _ => {}
+        }
         let next = if b == b'\n' {
             let next = match p {
                 // One empty line before the request line is skipped.
@@ -933,6 +1019,8 @@ mod server {
             }
             if p == P_NAME {
                 r.name = word;
+                #[cfg(serve_site)]
+                s.site.line(site_field(word));
                 r.num = 0;
                 r.host = H_START;
                 r.seen &= !WS;
@@ -1113,6 +1201,8 @@ mod server {
         }
         let close = seen & CONN_CLOSE != 0;
         s.reply = OK;
+        #[cfg(serve_site)]
+        s.site.answer(&baked::SITE, seen & IS_GET != 0);
         s.flags = (u8::from(seen & IS_HEAD != 0) * HEAD_ONLY)
             | if http11 && !close {
                 0
@@ -1128,6 +1218,18 @@ mod server {
             s.p = P_DATA;
         } else {
             s.state = SEND;
+        }
+    }
+
+    /// The `site::State` index of a field name's word (`site::SKIP` for others).
+    #[cfg(serve_site)]
+    fn site_field(name: u32) -> usize {
+        match name >> 11 {
+            1 => site::IF_NONE_MATCH,
+            2 => site::RANGE,
+            4 => site::ACCEPT_ENCODING,
+            8 => site::IF_RANGE,
+            _ => site::SKIP,
         }
     }
 

@@ -16,6 +16,7 @@ pub mod hello;
 pub mod inputs;
 pub mod quine;
 pub mod serve;
+pub mod site;
 pub mod tools;
 
 /// The final file, checked.

@@ -2,9 +2,10 @@
 //! built; its budget; its build; and its image's Dockerfile.
 use std::ffi::OsString;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::Error;
+use crate::build::site::{Site, bake, content_type_for};
 use crate::build::{self, Built, Link};
 use crate::core::platform::{Layout, Platform, Program};
 use crate::elf;
@@ -27,44 +28,36 @@ pub struct Config {
     pub page: Vec<u8>,
     pub content_type: String,
     pub port: u16,
+    /// `--site DIR`: a whole site instead of the page.
+    pub site: Option<Site>,
 }
 
 impl Config {
     pub fn is_default(&self) -> bool {
-        self.page == DEFAULT_PAGE && self.content_type == DEFAULT_CONTENT_TYPE
+        self.page == DEFAULT_PAGE
+            && self.content_type == DEFAULT_CONTENT_TYPE
+            && self.site.is_none()
     }
 }
 
-/// The Content-Type for a file name's extension: the common web types.
-pub fn content_type_for(path: &Path) -> Option<&'static str> {
-    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "json" => "application/json",
-        "txt" | "text" => "text/plain; charset=utf-8",
-        "md" => "text/markdown; charset=utf-8",
-        "csv" => "text/csv; charset=utf-8",
-        "xml" => "application/xml",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "avif" => "image/avif",
-        "ico" => "image/vnd.microsoft.icon",
-        "wasm" => "application/wasm",
-        "pdf" => "application/pdf",
-        "woff" => "font/woff",
-        "woff2" => "font/woff2",
-        "mp4" => "video/mp4",
-        "webm" => "video/webm",
-        "mp3" => "audio/mpeg",
-        "bin" => "application/octet-stream",
-        _ => return None,
-    })
+/// A site build's sizes: the file less the site's bytes (the files and their
+/// gzipped copies) is code, headers and the path table.
+#[derive(Debug, Clone, Copy)]
+pub struct SiteSizes {
+    pub files: usize,
+    pub file_bytes: u64,
+    pub gzipped: usize,
+    pub gzip_bytes: u64,
+    /// The tables: hash slots, keys, copies, header text and paths.
+    pub table_bytes: u64,
+    /// The whole file less `file_bytes`, `gzip_bytes` and the built-in 404 page.
+    pub without_content: u64,
 }
+
+/// The budget for a site build's file without its content, on amd64 (issue
+/// 19), and the goal.
+pub const SITE_BUDGET: u64 = 6144;
+pub const SITE_GOAL: u64 = 4096;
 
 /// Checks `serve`'s options (usage errors, status 2, before anything is built).
 pub fn config(
@@ -137,6 +130,7 @@ pub fn config(
         page,
         content_type,
         port,
+        site: None,
     })
 }
 
@@ -253,8 +247,17 @@ pub fn check_platforms(platforms: &[&'static Platform]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Builds `serve` for `platform` with `config`: the checked file's bytes.
+/// Builds `serve` for `platform` with `config`: the checked file's bytes
+/// (and, for a site, its sizes).
 pub fn build(platform: &Platform, config: &Config) -> Result<Built, Error> {
+    build_sized(platform, config).map(|(b, _)| b)
+}
+
+/// [`build`], with a site's sizes.
+pub fn build_sized(
+    platform: &Platform,
+    config: &Config,
+) -> Result<(Built, Option<SiteSizes>), Error> {
     let root = crate::root();
     // Builds with different pages or ports share target/xtask/serve-page.bin
     // and cargo's output file, which dist reads after cargo exits: one build at
@@ -267,7 +270,16 @@ pub fn build(platform: &Platform, config: &Config) -> Result<Built, Error> {
         .map_err(|e| Error::fail(format!("lock {}: {e}", lock_path.display())))?;
     let page_file = root.join("target/xtask/serve-page.bin");
     crate::core::files::write_if_changed(&page_file, &config.page)?;
-    let env = [
+    let mut baked = None;
+    let site_dir = root.join("target/xtask/site");
+    if let Some(site) = &config.site {
+        let cache = root.join("target/xtask/site-gzip");
+        let gzip = move |bytes: &[u8]| bake::gzip_cached(&cache, bytes);
+        let b = bake::bake(site, &gzip)?;
+        bake::write(&b, &site_dir)?;
+        baked = Some(b);
+    }
+    let mut env = vec![
         ("HELLO_SERVE_PAGE_FILE", page_file.into_os_string()),
         (
             "HELLO_SERVE_CONTENT_TYPE",
@@ -275,6 +287,9 @@ pub fn build(platform: &Platform, config: &Config) -> Result<Built, Error> {
         ),
         ("HELLO_SERVE_PORT", config.port.to_string().into()),
     ];
+    if baked.is_some() {
+        env.push(("HELLO_SERVE_SITE", site_dir.into_os_string()));
+    }
     // x86-64 and x86 enter `_start` with the stack 16-byte aligned, not 8 (4)
     // past it as after a call: have LLVM realign any frame that needs alignment.
     // And no jump tables on x86-64: with the static relocation model each entry
@@ -296,7 +311,7 @@ pub fn build(platform: &Platform, config: &Config) -> Result<Built, Error> {
             program: Program::Serve,
             layout: Layout::Compat,
             message,
-            env: env.into(),
+            env,
             rustflags,
         },
     )?;
@@ -314,13 +329,27 @@ pub fn build(platform: &Platform, config: &Config) -> Result<Built, Error> {
         )));
     }
     drop(lock);
-    Ok(Built {
-        bytes,
-        header,
-        elf: elf_path,
-        message_len: message.len() as u64,
-        budget,
-    })
+    let sizes = match (&config.site, &baked) {
+        (Some(site), Some(b)) => Some(SiteSizes {
+            files: site.files.len(),
+            file_bytes: site.bytes(),
+            gzipped: b.gzipped,
+            gzip_bytes: b.gzip_bytes,
+            table_bytes: b.table_bytes(),
+            without_content: bytes.len() as u64 - site.bytes() - b.gzip_bytes,
+        }),
+        _ => None,
+    };
+    Ok((
+        Built {
+            bytes,
+            header,
+            elf: elf_path,
+            message_len: message.len() as u64,
+            budget,
+        },
+        sizes,
+    ))
 }
 
 /// The image's Dockerfile: the one file, as the top-level Dockerfile has it

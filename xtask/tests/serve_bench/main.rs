@@ -211,6 +211,20 @@ fn short_run_works() {
     let svg = std::fs::read_to_string(dir.join("serve.svg")).unwrap();
     assert_chart(&svg, &json, "target/report/serve.svg");
     assert_text_inside(&svg, "target/report/serve.svg");
+    // The site point (issue 19): the test site from each server, with gzip.
+    let site = json["site"]["contenders"]
+        .as_array()
+        .expect("the site point");
+    let names: Vec<&str> = site.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["serve", "nginx", "busybox httpd"]);
+    for c in site {
+        assert!(
+            c["rps"].as_f64().unwrap() > 0.0 && c["requests"].as_u64().unwrap() > 0,
+            "site point: {c}"
+        );
+    }
+    assert_eq!(site[0]["errors"], 0, "serve's site point: {}", site[0]);
+    assert!(table.contains("The site point: the test site"), "{table}");
 }
 
 /// The verdicts on both sides of each goal: the committed run with serve's

@@ -155,7 +155,11 @@ fn idle(c: &Value, n: u64, kernel: bool) -> Option<(f64, f64, f64)> {
 pub(crate) fn tables(table: &str) -> Vec<Vec<Vec<String>>> {
     let mut out: Vec<Vec<Vec<String>>> = Vec::new();
     let mut last_was_row = false;
-    for l in table.lines() {
+    // The page's tables: up to the site point's (bench_serve/site.rs).
+    for l in table
+        .lines()
+        .take_while(|l| !l.starts_with("The site point"))
+    {
         let row = l.starts_with("| ");
         if row && !last_was_row {
             out.push(Vec::new());

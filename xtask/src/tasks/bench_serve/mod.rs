@@ -14,6 +14,7 @@ mod memory;
 mod render;
 mod rounds;
 mod servers;
+mod site;
 mod stats;
 mod wrk;
 
@@ -71,6 +72,11 @@ checked against each other (cargo test --test serve_bench).
 
 Needs wrk, h2load, nginx, lighttpd, h2o, busybox and gcc: apt-get install -y
 wrk nghttp2-client nginx-light lighttpd h2o busybox-static gcc.
+
+Then the site point (issue 19): the test site (xtask/tests/site/www) from
+serve --site, nginx (gzip_static) and busybox httpd, loaded by wrk with a Lua
+script that asks for each of its paths in turn with Accept-Encoding: gzip, at
+100 connections.
 
 Options:
   --seconds S            seconds of load per point (default 5; CI uses 1)
@@ -253,6 +259,7 @@ fn setup() -> Result<Setup, Error> {
             page,
             content_type: serve::DEFAULT_CONTENT_TYPE.into(),
             port,
+            site: None,
         };
         let built = serve::build(platform, &config)?;
         let file = dir.join(name).join("serve");
@@ -294,6 +301,7 @@ fn measure(opts: &Options) -> Result<Value, Error> {
     let h2load_version = servers::version(Command::new("h2load").arg("--version"));
     let contenders = &setup.contenders;
     let measured = rounds::run(opts, contenders)?;
+    let site = site::measure(&setup.dir, setup.platform, opts.seconds)?;
     let engine = docker::engine().ok();
     let mut results = Vec::new();
     for (c, m) in contenders.iter().zip(measured) {
@@ -346,6 +354,7 @@ fn measure(opts: &Options) -> Result<Value, Error> {
                    memory.kmem.tcp.usage_in_bytes) while this process holds the connections; \
                    points: PSS under load",
         "contenders": results,
+        "site": site,
     }))
 }
 

@@ -18,6 +18,7 @@ pub fn table(json: &Value) -> Result<String, Error> {
     servers_table(json, &mut s)?;
     cross_check(json, &mut s);
     goals(json, &mut s);
+    s.push_str(&super::site::table(json));
     Ok(s)
 }
 

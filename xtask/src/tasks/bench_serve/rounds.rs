@@ -211,6 +211,7 @@ pub fn run(opts: &Options, contenders: &[Contender]) -> Result<Vec<Measured>, Er
                     conns: p.connections,
                     seconds: opts.seconds,
                     close: p.close,
+                    script: None,
                 };
                 // The server's memory is summed halfway through, under load.
                 let pid = if p.big {

@@ -263,6 +263,80 @@ pub fn contenders(dir: &Path, ours: &Ours) -> Result<Vec<Contender>, Error> {
     Ok(out)
 }
 
+/// The site point's servers (bench_serve/site.rs): serve built with the
+/// site, nginx with gzip_static and Debian's mime.types, busybox httpd; each
+/// serving `www` on 127.0.0.1.
+pub fn site_contenders(
+    dir: &Path,
+    www: &Path,
+    ours: &Path,
+    ours_port: u16,
+) -> Result<Vec<Contender>, Error> {
+    let mut out = vec![Contender {
+        name: "serve",
+        version: "this repository".into(),
+        design: "its own (docs/serve.md), --site".into(),
+        main: Instance::new(ours_port, vec![ours.into()]),
+        big: None,
+    }];
+    let port = free_port()?;
+    let conf = dir.join("nginx-site.conf");
+    let text = format!(
+        "# bench-serve's site point: nginx as Debian ships it, sending the .gz copies.\n\
+         worker_processes auto;\n\
+         daemon off;\n\
+         pid {dir}/nginx-site.pid;\n\
+         error_log {dir}/nginx-site-error.log;\n\
+         events {{ worker_connections 4096; }}\n\
+         http {{\n\
+         \x20 include /etc/nginx/mime.types;\n\
+         \x20 access_log off;\n\
+         \x20 gzip_static on;\n\
+         \x20 client_body_temp_path {dir}/tmp;\n\
+         \x20 proxy_temp_path {dir}/tmp;\n\
+         \x20 fastcgi_temp_path {dir}/tmp;\n\
+         \x20 uwsgi_temp_path {dir}/tmp;\n\
+         \x20 scgi_temp_path {dir}/tmp;\n\
+         \x20 server {{ listen 127.0.0.1:{port}; root {www}; }}\n\
+         }}\n",
+        dir = dir.display(),
+        www = www.display()
+    );
+    fs::create_dir_all(dir.join("tmp")).map_err(|e| io("create", dir, e))?;
+    write(&conf, text.as_bytes())?;
+    let nginx = find("nginx")
+        .ok_or_else(|| Error::fail("nginx is not installed: apt-get install nginx-light"))?;
+    out.push(Contender {
+        name: "nginx",
+        version: version(Command::new(&nginx).arg("-v")),
+        design: "worker_processes auto, epoll, gzip_static".into(),
+        main: Instance::new(port, vec![nginx.into(), "-c".into(), conf.into()]),
+        big: None,
+    });
+    let port = free_port()?;
+    let busybox = find("busybox")
+        .ok_or_else(|| Error::fail("busybox is not installed: apt-get install busybox-static"))?;
+    out.push(Contender {
+        name: "busybox httpd",
+        version: version(&mut Command::new(&busybox)),
+        design: "a process per connection".into(),
+        main: Instance::new(
+            port,
+            vec![
+                busybox.into(),
+                "httpd".into(),
+                "-f".into(),
+                "-p".into(),
+                format!("127.0.0.1:{port}").into(),
+                "-h".into(),
+                www.into(),
+            ],
+        ),
+        big: None,
+    });
+    Ok(out)
+}
+
 /// A started contender: its first process, its 1 MiB instance's, and its
 /// memory cgroup.
 pub struct Running {

@@ -40,6 +40,8 @@ pub struct Target<'a> {
     pub conns: u32,
     pub seconds: u32,
     pub close: bool,
+    /// wrk's Lua script (`-s`), choosing the requests, when given.
+    pub script: Option<&'a std::path::Path>,
 }
 
 /// wrk against `t`; `halfway` runs halfway through (to sample the server
@@ -57,6 +59,9 @@ pub fn run<T>(t: &Target, halfway: impl FnOnce() -> T) -> Result<(Load, T), Erro
     ];
     if t.close {
         args.extend(["-H".into(), CLOSE.into()]);
+    }
+    if let Some(s) = t.script {
+        args.extend(["-s".into(), s.into()]);
     }
     args.push(format!("http://127.0.0.1:{}{}", t.port, t.path).into());
     let mut wrk = with_nofile(&args);

@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use crate::Error;
 use crate::build::hello::{DEFAULT_MESSAGE, MAX_MESSAGE};
-use crate::build::{serve, tools};
+use crate::build::{serve, site, tools};
 use crate::core::args::{self, Opt};
 use crate::core::platform::{
     Layout, PLATFORMS, Platform, Program, host_or_usage, layout_option, platform_option,
@@ -75,6 +75,14 @@ built with the same page, type and port.
                          HTML Hello World); its type comes from the extension
   --content-type TYPE    the page's Content-Type, whatever the extension
   --port N               the TCP port it listens on, 1-65535 (default 8080)
+  --site DIR             serve a whole static site instead: every regular
+                         file under DIR, baked in at build time, with
+                         index.html for directories, 404.html for unknown
+                         paths, ETags, gzipped copies and ranges
+                         (docs/site.md); up to 256 MiB
+  --fallback PATH        with --site: the file (an SPA's /index.html) served
+                         with 200 for unknown paths without an extension
+  --cache-control VALUE  with --site: a Cache-Control header on every file
 ";
 
 pub const OPTS: &[Opt] = &[
@@ -89,6 +97,9 @@ pub const OPTS: &[Opt] = &[
     args::value("--page-file", "PATH"),
     args::value("--content-type", "TYPE"),
     args::value("--port", "N"),
+    args::value("--site", "DIR"),
+    args::value("--fallback", "PATH"),
+    args::value("--cache-control", "VALUE"),
 ];
 
 /// What `dist` was asked to do.
@@ -157,11 +168,40 @@ pub fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
         }
     };
     let message_given = a.given("--message") || a.given("--message-file");
-    let serve_option = a.given("--page-file") || a.given("--content-type") || a.given("--port");
-    if program != Program::Serve && serve_option {
+    let serve_option = [
+        "--page-file",
+        "--content-type",
+        "--port",
+        "--site",
+        "--fallback",
+        "--cache-control",
+    ]
+    .into_iter()
+    .find(|o| a.given(o));
+    if let (false, Some(option)) = (program == Program::Serve, serve_option) {
         return Err(Error::usage(format!(
-            "--page-file, --content-type and --port are options of --program serve, not {}: add --program serve",
+            "{option} is an option of --program serve, not {}: add --program serve",
             program.name()
+        )));
+    }
+    if let (false, Some(option)) = (
+        a.given("--site"),
+        ["--fallback", "--cache-control"]
+            .into_iter()
+            .find(|o| a.given(o)),
+    ) {
+        return Err(Error::usage(format!(
+            "{option} goes with --site DIR: add the site's directory"
+        )));
+    }
+    if let (true, Some(option)) = (
+        a.given("--site"),
+        ["--page-file", "--content-type"]
+            .into_iter()
+            .find(|o| a.given(o)),
+    ) {
+        return Err(Error::usage(format!(
+            "--site and {option} were both given: a site's files have their own types; give one of them"
         )));
     }
     if program == Program::Serve && (message_given || a.given("--layout")) {
@@ -169,11 +209,19 @@ pub fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
             "--message, --message-file and --layout are options of hello; serve takes --page-file, --content-type and --port",
         ));
     }
-    let serve = serve::config(
+    let mut serve = serve::config(
         a.os("--page-file").map(Into::into),
         a.os("--content-type").map(|v| v.to_string_lossy().into()),
         a.os("--port").cloned(),
     )?;
+    if let Some(dir) = a.os("--site") {
+        let text = |o: &str| a.os(o).map(|v| v.to_string_lossy().into_owned());
+        serve.site = Some(site::read(
+            std::path::Path::new(dir),
+            text("--fallback").as_deref(),
+            text("--cache-control").as_deref(),
+        )?);
+    }
     // Options that mean nothing for the quine, which refuses them.
     let hello_only = ["--layout", "--message", "--message-file", "--tag"]
         .into_iter()

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::Options;
 use crate::Error;
-use crate::build::serve::{self, Config, DEFAULT_TAG, GOAL};
+use crate::build::serve::{self, Config, DEFAULT_TAG, GOAL, SITE_BUDGET, SITE_GOAL};
 use crate::build::{inputs, program_path};
 use crate::core::cmd;
 use crate::core::platform::{Platform, Program};
@@ -23,7 +23,7 @@ use crate::run::{NotRun, docker, qemu};
 pub fn run(opts: &Options, engine: Option<&str>, not_run: &mut NotRun) -> Result<(), Error> {
     let config = &opts.serve;
     let port = config.port.to_string();
-    let page = oci::sha256(&config.page);
+    let page = content_digest(config);
     let inputs = inputs::line(
         Program::Serve,
         &[
@@ -33,23 +33,40 @@ pub fn run(opts: &Options, engine: Option<&str>, not_run: &mut NotRun) -> Result
         ],
     );
     for &platform in &opts.platforms {
-        let built = serve::build(platform, config)?;
+        let (built, sizes) = serve::build_sized(platform, config)?;
         let root = crate::root();
         let rel = program_path(Program::Serve, platform);
         let file = root.join(&rel);
         inputs::write(Program::Serve, platform, &built.bytes, &inputs)?;
-        println!(
-            "serve {}: {} bytes (budget {}, goal {GOAL}), port {}, page {} bytes ({}) -> {}",
-            platform.docker,
-            built.bytes.len(),
-            built
-                .budget
-                .map_or("none for this page".into(), |b| b.to_string()),
-            config.port,
-            config.page.len(),
-            config.content_type,
-            rel.display()
-        );
+        match sizes {
+            Some(s) => println!(
+                "serve {}: {} bytes, port {}, site of {} files ({} bytes) and {} gzipped copies \
+                 ({} bytes); without them {} bytes (budget {SITE_BUDGET} on amd64, goal \
+                 {SITE_GOAL}), of which {} are the tables -> {}",
+                platform.docker,
+                built.bytes.len(),
+                config.port,
+                s.files,
+                s.file_bytes,
+                s.gzipped,
+                s.gzip_bytes,
+                s.without_content,
+                s.table_bytes,
+                rel.display()
+            ),
+            None => println!(
+                "serve {}: {} bytes (budget {}, goal {GOAL}), port {}, page {} bytes ({}) -> {}",
+                platform.docker,
+                built.bytes.len(),
+                built
+                    .budget
+                    .map_or("none for this page".into(), |b| b.to_string()),
+                config.port,
+                config.page.len(),
+                config.content_type,
+                rel.display()
+            ),
+        }
         if built.budget.is_some() {
             // Where the bytes go, from the linked file's symbols.
             let parts = serve::parts(&built)?;
@@ -84,12 +101,35 @@ pub fn run(opts: &Options, engine: Option<&str>, not_run: &mut NotRun) -> Result
         }
     }
     let found = inputs::find(Program::Serve, &inputs);
-    if let Some(line) = found.left_out(Program::Serve, serve::LAYOUT, "page, type or port") {
+    if let Some(line) = found.left_out(Program::Serve, serve::LAYOUT, "page or site, type or port")
+    {
         println!("{line}");
     }
     let tag = opts.tag.as_deref().unwrap_or(DEFAULT_TAG);
     oci::write(&serve::image_spec(config.port), &found.same, tag)?;
     Ok(())
+}
+
+/// The digest of what serve answers with: the page, or with `--site` every
+/// file's path and bytes, the fallback and the Cache-Control value.
+fn content_digest(config: &Config) -> String {
+    let Some(site) = &config.site else {
+        return oci::sha256(&config.page);
+    };
+    let mut all = Vec::new();
+    for (path, bytes) in &site.files {
+        for part in [path.as_bytes(), bytes] {
+            all.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            all.extend_from_slice(part);
+        }
+    }
+    for option in [&site.fallback, &site.cache_control] {
+        let text = option.as_deref().unwrap_or("");
+        all.push(u8::from(option.is_some()));
+        all.extend_from_slice(&(text.len() as u64).to_le_bytes());
+        all.extend_from_slice(text.as_bytes());
+    }
+    format!("site-{}", oci::sha256(&all))
 }
 
 /// `hello:serve` for this machine's platform, `hello:serve-linux-arm64` for others.
@@ -131,11 +171,15 @@ fn try_file(
         .spawn()
         .map_err(|e| Error::fail(format!("could not run `{}`: {e}", cmd::line(&run))))?;
     let mut server = Server(child);
-    let response = get(config.port, Duration::from_secs(10));
+    let (path, want) = match &config.site {
+        Some(site) => site.probe(),
+        None => ("/".to_string(), &config.page[..]),
+    };
+    let response = get(config.port, &path, Duration::from_secs(10));
     let status = server.stop();
     let response = response.map_err(|e| {
         Error::fail(format!(
-            "{} did not answer GET / on port {}: {e}",
+            "{} did not answer GET {path} on port {}: {e}",
             file.display(),
             config.port
         ))
@@ -145,21 +189,21 @@ fn try_file(
         .position(|w| w == b"\r\n\r\n")
         .map(|i| i + 4);
     if !response.starts_with(b"HTTP/1.1 200 OK\r\n")
-        || body_at.map(|i| &response[i..]) != Some(&config.page[..])
+        || body_at.map(|i| &response[i..]) != Some(want)
     {
         return Err(Error::fail(format!(
-            "{}: GET / answered {} bytes starting {:?}, not 200 and the {}-byte page",
+            "{}: GET {path} answered {} bytes starting {:?}, not 200 and the {}-byte page",
             file.display(),
             response.len(),
             String::from_utf8_lossy(&response[..response.len().min(80)]),
-            config.page.len()
+            want.len()
         )));
     }
     println!(
-        "{}: GET / on port {} -> 200, {} bytes of page; SIGTERM -> {status}",
+        "{}: GET {path} on port {} -> 200, {} bytes of page; SIGTERM -> {status}",
         file.display(),
         config.port,
-        config.page.len()
+        want.len()
     );
     Ok(())
 }
@@ -188,15 +232,15 @@ impl Drop for Server {
     }
 }
 
-/// `GET /` as HTTP/1.0 on 127.0.0.1:`port`, retried until the server listens
-/// or `within` passes: the whole response.
-fn get(port: u16, within: Duration) -> std::io::Result<Vec<u8>> {
+/// `GET path` as HTTP/1.0 on 127.0.0.1:`port`, retried until the server
+/// listens or `within` passes: the whole response.
+fn get(port: u16, path: &str, within: Duration) -> std::io::Result<Vec<u8>> {
     let start = Instant::now();
     loop {
         match TcpStream::connect(("127.0.0.1", port)) {
             Ok(mut s) => {
                 s.set_read_timeout(Some(Duration::from_secs(10)))?;
-                s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+                s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())?;
                 let mut out = Vec::new();
                 s.read_to_end(&mut out)?;
                 return Ok(out);
