@@ -9,9 +9,9 @@
 #![no_std]
 #![deny(unsafe_code)] // only `sys` (the system-call instruction) opts in
 
-/// The system calls: this architecture's `asm!` (src/sys/<arch>.rs) and, where
-/// an architecture has the raw `syscallN` functions the server needs, the typed
-/// calls built on them once for all (src/sys/calls.rs).
+/// The system calls: this architecture's `asm!` (src/sys/<arch>.rs) and the
+/// typed calls built on its raw `syscallN` functions once for all
+/// (src/sys/calls.rs).
 ///
 /// The programs see only typed calls and named constants: the raw `syscallN`
 /// functions and `SYS_*` numbers stay in here, so every `unsafe` system call is
@@ -27,12 +27,9 @@ pub mod sys {
     mod arch;
     pub use arch::{exit, write};
     // The quine's scratch memory and the server's worker processes.
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     pub use arch::{fork, mmap_anonymous};
 
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     mod calls;
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     pub use calls::*;
 }
 

@@ -13,26 +13,28 @@
 /// The low 32 bits of `p`'s `n`th root (n = 2 or 3) times 2^32, that is, the
 /// first 32 bits of the root's fractional part: found bit by bit from the
 /// top, each kept if the power stays at most p * 2^(32n). Roots below 2^35
-/// (primes below 2^9), so the powers fit a u128.
+/// (primes below 2^9), so the powers (and p * 2^96) fit a u128.
 fn root(p: u64, n: u32) -> u32 {
-    // Constant shifts: a u128 shift by a variable calls compiler_builtins.
-    let x = if n == 3 {
-        u128::from(p) << 96
-    } else {
-        u128::from(p) << 64
-    };
+    // One constant shift: a u128 (or, on 32-bit Arm, u64) shift by a variable
+    // calls compiler_builtins, and LLVM makes one of two shifts of `p` chosen
+    // by `n`. So a square is compared as square * 2^32 with p * 2^96.
+    let x = u128::from(p) << 96;
     let mut r: u64 = 0;
-    for bit in (0..35).rev() {
-        let t = r | 1 << bit;
+    // Bit 34 down to bit 0, halved each step: a u64 shift by a variable is a
+    // call into compiler_builtins on 32-bit Arm (and one by 1 is not).
+    let mut bit: u64 = 1 << 34;
+    while bit != 0 {
+        let t = r | bit;
         let square = u128::from(t) * u128::from(t);
         let power = if n == 3 {
             square * u128::from(t)
         } else {
-            square
+            square << 32
         };
         if power <= x {
             r = t;
         }
+        bit >>= 1;
     }
     r as u32
 }
@@ -75,9 +77,18 @@ impl Sha256 {
         // roots of the first 64.
         let mut p: u64 = 1;
         for i in 0..64 {
-            // The next prime: no divisor from 2 up to p - 1.
+            // The next prime: no divisor from 2 up to p - 1. A divisor's
+            // multiples are counted up to p, not found by division: on 32-bit
+            // architectures a u64 remainder is a call into compiler_builtins
+            // (hundreds of bytes), and on Arm so is a u32 one.
             p += 1;
-            while (2..p).any(|d| p.is_multiple_of(d)) {
+            while (2..p).any(|d| {
+                let mut m = d;
+                while m < p {
+                    m += d;
+                }
+                m == p
+            }) {
                 p += 1;
             }
             self.k[i] = root(p, 3);
@@ -89,14 +100,16 @@ impl Sha256 {
         // The padded message: the data, 0x80, zeros, and the length in bits as
         // a big-endian u64, in whole 64-byte blocks.
         let total = (len + 9).next_multiple_of(64);
-        let bits = (len as u64).wrapping_mul(8);
+        // As bytes, not shifted out of a u64: a u64 shift by a variable is a
+        // call into compiler_builtins on 32-bit Arm.
+        let bits = (len as u64).wrapping_mul(8).to_be_bytes();
         for k in 0..total {
             let byte = if let Some(&b) = data.get(k) {
                 b
             } else if k == len {
                 0x80
-            } else if k >= total - 8 {
-                (bits >> ((total - 1 - k) * 8)) as u8
+            } else if let Some(&b) = bits.get(k.wrapping_sub(total - 8)) {
+                b
             } else {
                 0
             };

@@ -16,45 +16,24 @@
 //! It reads nothing and takes no arguments. Exit status: 0 when every byte of
 //! the archive was written (in a loop over short writes and EINTR), 1
 //! otherwise (`> /dev/full`, a closed stdout, or no memory for the archive).
-//! Built for x86-64 and arm64 (linker/quine-<arch>.ld); on other architectures
-//! the crate compiles (for clippy) but has no `_start`, and `cargo xtask dist`
-//! refuses them.
+//! Built for every platform `hello` ships for (linker/quine.ld.in in its
+//! class's layout); the config names the platform (hello/build.rs).
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)] // only the linker symbols, `own_file` and `zeroed` opt in, each with its reason
 
-// The library's panic handler, which every no_std binary needs (on the
-// architectures without a quine, nothing else uses the library).
+// The library's panic handler, which every no_std binary needs.
 use hello as _;
 
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod quine {
     use hello::sha256::Sha256;
     use hello::{STDOUT, sys, write_all};
 
-    /// The image's architecture, as Docker names it.
-    #[cfg(target_arch = "x86_64")]
-    macro_rules! arch {
-        () => {
-            "amd64"
-        };
-    }
-    #[cfg(target_arch = "aarch64")]
-    macro_rules! arch {
-        () => {
-            "arm64"
-        };
-    }
-
-    /// The config up to the layer's digest, and after it. The keys are sorted,
-    /// as serde_json writes them in xtask/src/oci.
-    const CONFIG_HEAD: &[u8] = concat!(
-        r#"{"architecture":""#,
-        arch!(),
-        r#"","config":{"Entrypoint":["/quine"],"User":"65534:65534"},"os":"linux","rootfs":{"diff_ids":["sha256:"#
-    )
-    .as_bytes();
-    const CONFIG_TAIL: &[u8] = br#""],"type":"layers"}}"#;
+    /// The config up to the layer's digest, and after it, for this platform;
+    /// written by build.rs with the keys sorted, as serde_json writes them in
+    /// xtask/src/oci.
+    const CONFIG_HEAD: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/quine-config-head.bin"));
+    const CONFIG_TAIL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/quine-config-tail.bin"));
     /// The digest in hex: 64 digits.
     const HEX_DIGITS: usize = 64;
     const CONFIG_LEN: usize = CONFIG_HEAD.len() + HEX_DIGITS + CONFIG_TAIL.len();
@@ -71,7 +50,7 @@ mod quine {
     const MAGIC: &[u8; 8] = b"ustar\x0000";
 
     /// The archive buffer's size: a power of two above the largest archive
-    /// (7168 bytes for the 2048 bytes the linker script allows the file), so every
+    /// (7680 bytes for the 2560 bytes the linker script allows the file), so every
     /// index is taken modulo it and needs no bounds check.
     const OUT: usize = 8192;
 
@@ -177,7 +156,7 @@ mod quine {
     /// This program's file, as the kernel mapped it.
     #[allow(unsafe_code)]
     fn own_file() -> &'static [u8] {
-        // SAFETY: linker/quine-<arch>.ld maps the whole file read-only, from file
+        // SAFETY: linker/quine.ld.in maps the whole file read-only, from file
         // offset 0 (__quine_start) to its end (__quine_end), in one PT_LOAD
         // segment that stays mapped for the life of the process and that nothing
         // writes; the two symbols are in the same mapping, start before end.
@@ -215,7 +194,7 @@ mod quine {
         a.at += END;
 
         // The layer's digest, in hex, into the config's gap.
-        // `at` is at most 7168 (see OUT), so the modulo changes nothing; the
+        // `at` is at most 7680 (see OUT), so the modulo changes nothing; the
         // layer starts before it, so `get` never fails.
         let Some(layer) = a.bytes[..a.at % OUT].get(layer..) else {
             sys::exit(1)
@@ -237,7 +216,7 @@ mod quine {
         a.pad();
         a.at += END;
 
-        // `at` is at most 7168 (see OUT), so the modulo changes nothing.
+        // `at` is at most 7680 (see OUT), so the modulo changes nothing.
         let ok = write_all(STDOUT, &a.bytes[..a.at % OUT]);
         sys::exit(u32::from(!ok))
     }

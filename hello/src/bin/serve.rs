@@ -51,13 +51,10 @@
 #![no_main]
 #![deny(unsafe_code)] // `_start`'s attribute and the mapped tables opt in
 
-// The library brings the panic handler, also where `server` is left out.
+// The library brings the panic handler and the system calls (src/sys/), which
+// every architecture built has.
 use hello as _;
 
-// The system calls it needs exist for x86-64 and arm64 (src/sys/calls.rs);
-// `cargo xtask dist` builds it for those platforms only (linker/serve-<arch>.ld),
-// and on the others this file is checked (clippy) but has no program in it.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod server {
     use core::mem::MaybeUninit;
     use hello::sys::{self, Action, EAGAIN, EpollEvent, IoVec, SigAction};
@@ -333,7 +330,7 @@ mod server {
         site: site::State::NEW,
     };
 
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
     #[repr(align(32))]
     struct Align32(#[allow(dead_code)] u8);
 
@@ -353,12 +350,12 @@ mod server {
     // linked), so exporting it unmangled cannot clash with another definition.
     #[unsafe(no_mangle)]
     pub extern "C" fn _start() -> ! {
-        // x86-64 enters `_start` with the stack 16-byte aligned, where code after
-        // a call expects it 8 past that; LLVM's -stackrealign does not reach
+        // x86-64 (x86) enters `_start` with the stack 16-byte aligned, where code
+        // after a call expects it 8 (4) past that; LLVM's -stackrealign does not reach
         // rustc's functions. A 32-byte-aligned local makes LLVM realign this
         // frame in the prologue, so its aligned 16-byte stores are aligned, and
         // so is every frame below it.
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
         core::hint::black_box(&mut Align32(0));
         arguments();
         // SIGTERM and SIGINT wait for the loop's signalfd; workers inherit this.
@@ -389,12 +386,7 @@ mod server {
         // Pipelined responses go out at once, not after the previous one's ACK;
         // Linux copies it to every accepted socket.
         sys::setsockopt(listener, sys::IPPROTO_TCP, sys::TCP_NODELAY, &1u32);
-        // struct sockaddr_in6: family, port (big-endian), flow info, address (::), scope.
-        let mut addr = [0u8; 28];
-        addr[0] = sys::AF_INET6 as u8;
-        addr[2] = PORT[0];
-        addr[3] = PORT[1];
-        check(sys::bind(listener, &addr));
+        check(sys::bind(listener, &sys::sockaddr_in6_any(PORT)));
         check(sys::listen(listener, BACKLOG));
 
         // One process per CPU this one may run on.
@@ -466,18 +458,17 @@ mod server {
     /// `connect`), so it ends within 2 s.
     fn health() -> ! {
         let fd = sys::socket(sys::AF_INET, sys::SOCK_STREAM, 0) as u32;
-        let timeout: [u64; 2] = [0, 900_000];
+        // struct timeval: seconds, microseconds, each a `long`.
+        let timeout: [usize; 2] = [0, 900_000];
         sys::setsockopt(fd, sys::SOL_SOCKET, sys::SO_SNDTIMEO, &timeout);
         sys::setsockopt(fd, sys::SOL_SOCKET, sys::SO_RCVTIMEO, &timeout);
-        // struct sockaddr_in: family, port (big-endian), 127.0.0.1, zero padding.
-        let addr = [2, 0, PORT[0], PORT[1], 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
         let mut got = [0u8; 12];
         #[cfg(not(serve_site))]
         let request = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
         // A site's own path: `/`, or its first file when it has no index.html.
         #[cfg(serve_site)]
         let request = baked::HEALTH;
-        let ok = sys::connect(fd, &addr) == 0
+        let ok = sys::connect(fd, &sys::sockaddr_in_loopback(PORT)) == 0
             && hello::write_all(fd, request)
             && sys::read(fd, &mut got) == 12
             && got == *b"HTTP/1.1 200";
@@ -491,8 +482,9 @@ mod server {
     fn tables(slots: usize) -> (&'static mut [Slot], &'static mut [u8]) {
         let bytes = slots * (size_of::<Slot>() + READ) + READ;
         let addr = sys::mmap_anonymous(bytes);
-        // -4095..=-1 is -errno (ENOMEM): exit with it.
-        check(addr.min(0));
+        // -4095..=-1 is -errno (ENOMEM): exit with it. Anything else is the
+        // address, which on a 32-bit architecture may be above 2 GiB: negative.
+        check(if addr >= -4095 { addr.min(0) } else { 0 });
         let addr = addr as usize;
         // SAFETY: the kernel just mapped `bytes` readable and writable bytes at
         // `addr` (`check` exits on an error), page aligned (so aligned for Slot,

@@ -140,6 +140,11 @@ pub const SYS_EPOLL_CREATE1: usize = 20;
 /// `__NR_prlimit64` in asm-generic/unistd.h.
 pub const SYS_PRLIMIT64: usize = 261;
 
+/// `SO_RCVTIMEO_OLD` and `SO_SNDTIMEO_OLD` in include/uapi/asm-generic/socket.h:
+/// a `struct timeval` of two `long`s.
+pub const SO_RCVTIMEO: u32 = 20;
+pub const SO_SNDTIMEO: u32 = 21;
+
 /// `struct epoll_event` as arm64 lays it out: without `EPOLL_PACKED`
 /// (include/uapi/linux/eventpoll.h packs it on x86-64 only), 16 bytes, the
 /// data 8-byte aligned.

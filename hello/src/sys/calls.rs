@@ -2,11 +2,14 @@
 //! that has them: each is a safe function over its architecture's raw
 //! `syscallN` (src/sys/<arch>.rs), which holds the only `asm!`.
 //!
-//! The constants are the same on x86-64 and arm64; each cites the uapi header
-//! that defines it. Results are the kernel's: a count, a descriptor, or `-errno`.
+//! The constants here are the same on every architecture built (x86-64, x86,
+//! arm64, arm, riscv64, s390x, ppc64le); each cites the uapi header that
+//! defines it. What differs (numbers, `struct epoll_event`, the socket-timeout
+//! options) comes from src/sys/<arch>.rs. Results are the kernel's: a count, a
+//! descriptor, or `-errno`.
 #![allow(unsafe_code)]
 
-pub use super::arch::EpollEvent;
+pub use super::arch::{EpollEvent, SO_RCVTIMEO, SO_SNDTIMEO};
 use super::arch::{
     SA_RESTORER, SYS_ACCEPT4, SYS_BIND, SYS_CLOCK_GETTIME, SYS_CLOSE, SYS_CONNECT,
     SYS_EPOLL_CREATE1, SYS_EPOLL_CTL, SYS_EPOLL_PWAIT, SYS_GETPID, SYS_GETPPID, SYS_KILL,
@@ -23,19 +26,14 @@ pub const AF_INET: u32 = 2;
 pub const AF_INET6: u32 = 10;
 /// `SOCK_STREAM` in include/linux/net.h.
 pub const SOCK_STREAM: u32 = 1;
-/// `SOCK_NONBLOCK` in include/linux/net.h (= `O_NONBLOCK`, the same on x86-64
-/// and arm64): `accept4` makes the new socket non-blocking.
+/// `SOCK_NONBLOCK` in include/linux/net.h (= `O_NONBLOCK`, 0o4000 in
+/// asm-generic/fcntl.h, which every architecture here keeps): `accept4` makes
+/// the new socket non-blocking.
 pub const SOCK_NONBLOCK: u32 = 0o4000;
 /// `SOL_SOCKET` in include/uapi/asm-generic/socket.h.
 pub const SOL_SOCKET: u32 = 1;
 /// `SO_REUSEADDR` in include/uapi/asm-generic/socket.h.
 pub const SO_REUSEADDR: u32 = 2;
-/// `SO_RCVTIMEO` (`SO_RCVTIMEO_OLD`: a 64-bit `struct timeval`) in
-/// include/uapi/asm-generic/socket.h.
-pub const SO_RCVTIMEO: u32 = 20;
-/// `SO_SNDTIMEO` (`SO_SNDTIMEO_OLD`) in include/uapi/asm-generic/socket.h; it
-/// also bounds a blocking `connect`.
-pub const SO_SNDTIMEO: u32 = 21;
 /// `IPPROTO_TCP` in include/uapi/linux/in.h.
 pub const IPPROTO_TCP: u32 = 6;
 /// `TCP_NODELAY` in include/uapi/linux/tcp.h.
@@ -62,7 +60,7 @@ const SIG_IGN: usize = 1;
 /// `SIG_BLOCK` in include/uapi/asm-generic/signal-defs.h.
 const SIG_BLOCK: usize = 0;
 /// Errors, in include/uapi/asm-generic/errno-base.h and errno.h (the same
-/// numbers on x86-64 and arm64), as the calls return them: negative.
+/// numbers on every architecture here), as the calls return them: negative.
 pub const EAGAIN: isize = -11;
 pub const ECONNABORTED: isize = -103;
 /// `EPOLLIN`, `EPOLLOUT`, `EPOLLEXCLUSIVE` and `EPOLLET` in
@@ -84,6 +82,26 @@ pub const RLIMIT_NOFILE: u32 = 7;
 /// `AT_FDCWD` in include/uapi/linux/fcntl.h: a path relative to the working
 /// directory (an absolute path ignores it).
 const AT_FDCWD: isize = -100;
+
+/// A `struct sockaddr_in6` for every address (`::`) at `port` (big-endian):
+/// family (a native-endian u16), port, flow info, address, scope id.
+#[inline(always)]
+pub fn sockaddr_in6_any(port: [u8; 2]) -> [u8; 28] {
+    let mut addr = [0u8; 28];
+    let family = (AF_INET6 as u16).to_ne_bytes();
+    (addr[0], addr[1], addr[2], addr[3]) = (family[0], family[1], port[0], port[1]);
+    addr
+}
+
+/// A `struct sockaddr_in` for 127.0.0.1 at `port` (big-endian): family (a
+/// native-endian u16), port, address, eight bytes of zero padding.
+#[inline(always)]
+pub fn sockaddr_in_loopback(port: [u8; 2]) -> [u8; 16] {
+    let family = (AF_INET as u16).to_ne_bytes();
+    [
+        family[0], family[1], port[0], port[1], 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]
+}
 
 /// One `struct iovec`: a borrowed byte slice in the layout `writev` reads.
 #[repr(C)]
@@ -135,7 +153,7 @@ pub fn socket(domain: u32, ty: u32, protocol: u32) -> isize {
 }
 
 /// `setsockopt(fd, level, name, &value, size_of::<T>())`: `T` is the option's
-/// type (`u32` for an `int`, `[u64; 2]` for a `struct timeval`).
+/// type (`u32` for an `int`, `[usize; 2]` for a `struct timeval`).
 #[inline(always)]
 pub fn setsockopt<T>(fd: u32, level: u32, name: u32, value: &T) -> isize {
     // SAFETY: the kernel reads the size_of::<T>() bytes of `value`, a live reference.
@@ -196,13 +214,15 @@ pub enum Action {
 }
 
 /// A `struct sigaction` as the kernel reads it: sa_handler, sa_flags,
-/// sa_restorer, sa_mask (one 64-bit word: _NSIG / 8 = 8 bytes, all clear).
+/// sa_restorer, sa_mask (_NSIG / 8 = 8 bytes, all clear). The mask is two u32s,
+/// not a u64: on 32-bit Arm a u64 would be 8-byte aligned, after a gap the
+/// kernel reads as the mask.
 #[repr(C)]
 pub struct SigAction {
     handler: usize,
     flags: usize,
     restorer: usize,
-    mask: u64,
+    mask: [u32; 2],
 }
 
 impl SigAction {
@@ -213,7 +233,7 @@ impl SigAction {
             flags: SA_RESTORER,
             // Where the architecture needs no SA_RESTORER, this word is zero too.
             restorer: if SA_RESTORER != 0 { handler } else { 0 },
-            mask: 0,
+            mask: [0; 2],
         }
     }
 
@@ -234,7 +254,7 @@ fn handler(action: Action) -> usize {
 /// `rt_sigaction(signal, action, NULL, 8)`.
 #[inline(always)]
 pub fn sigaction(signal: u32, action: &SigAction) -> isize {
-    // SAFETY: the kernel reads the 32 bytes of `action`, a live reference to a
+    // SAFETY: the kernel reads the 32 (20 on 32-bit) bytes of `action`, a live reference to a
     // repr(C) struct sigaction; the old-action pointer is null, so it writes
     // nothing. The handler is SIG_IGN or a function that never returns (the
     // type of `Action::Run` says so).
@@ -341,8 +361,9 @@ pub fn cpus(mask: &mut [u64]) -> isize {
 #[inline(always)]
 pub fn clock(clock: u32) -> [u64; 2] {
     let mut ts = [0u64; 2];
-    // SAFETY: the kernel writes one struct timespec (two 64-bit words on x86-64
-    // and arm64) at `ts`, a live local of that size.
+    // SAFETY: the kernel writes one struct __kernel_timespec (two 64-bit words;
+    // on 32-bit architectures SYS_CLOCK_GETTIME is clock_gettime64) at `ts`, a
+    // live local of that size.
     unsafe { syscall2(SYS_CLOCK_GETTIME, clock as usize, ts.as_mut_ptr() as usize) };
     ts
 }
@@ -441,4 +462,23 @@ pub unsafe extern "C" fn memset(dst: *mut u8, value: i32, n: usize) -> *mut u8 {
         unsafe { dst.add(i).write_volatile(value as u8) }
     }
     dst
+}
+
+/// `bcmp`, for the same reason as [`memcpy`]: LLVM calls it to compare a few
+/// bytes on the 32-bit architectures. Zero when the `n` bytes are equal.
+///
+/// # Safety
+/// As C's: `a` and `b` are valid for `n` bytes.
+// SAFETY: no libc is linked, so no other `bcmp` can clash with this name.
+#[unsafe(no_mangle)]
+// SAFETY: callers (LLVM's comparisons) keep C's contract, stated above.
+pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    for i in 0..n {
+        // SAFETY: the caller guarantees both ranges are valid for `n` bytes,
+        // and `i < n`.
+        if unsafe { a.add(i).read_volatile() != b.add(i).read_volatile() } {
+            return 1;
+        }
+    }
+    0
 }

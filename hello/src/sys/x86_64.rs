@@ -147,6 +147,11 @@ pub const SYS_EPOLL_CREATE1: usize = 291;
 /// `prlimit64` in syscall_64.tbl.
 pub const SYS_PRLIMIT64: usize = 302;
 
+/// `SO_RCVTIMEO_OLD` and `SO_SNDTIMEO_OLD` in include/uapi/asm-generic/socket.h:
+/// a `struct timeval` of two `long`s.
+pub const SO_RCVTIMEO: u32 = 20;
+pub const SO_SNDTIMEO: u32 = 21;
+
 /// `struct epoll_event` as x86-64 lays it out: `EPOLL_PACKED` in
 /// include/uapi/linux/eventpoll.h makes it 12 bytes, the data right after the
 /// 4-byte event mask.

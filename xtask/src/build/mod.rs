@@ -85,6 +85,9 @@ pub fn link(platform: &Platform, link: &Link) -> Result<(PathBuf, Vec<u8>), Erro
         // What this platform needs besides (see core/platform.rs), then this program.
         .args(platform.rustflags)
         .args(link.rustflags)
+        // The Docker platform (the quine writes it into its config; the arm
+        // variants share one target_arch).
+        .env("HELLO_PLATFORM", platform.docker)
         .envs(link.env.iter().map(|(k, v)| (k, v)));
     let json = cmd::stdout(&mut cargo)?;
     let elf_path = artifact(&json, link.program)?;

@@ -135,20 +135,33 @@ pub fn config(
 }
 
 /// The size budget with the default page and type, per platform; `None` where
-/// `serve` is not built. linker/serve-<arch>.ld asserts the same number.
+/// `serve` is not built. hello/build.rs gives linker/serve.ld.in the same
+/// number (SERVE_BUDGET). Every platform's file is also at most
+/// [`MAX_RATIO_PERCENT`] of amd64's (tests/serve/ measures it).
 pub fn budget(platform: &Platform) -> Option<u64> {
-    match platform.arch() {
-        "x86_64" => Some(BUDGET_AMD64),
-        "aarch64" => Some(BUDGET_ARM64),
-        _ => None,
+    if Program::Serve.not_built(platform).is_some() {
+        return None;
     }
+    Some(match platform.arch() {
+        "x86_64" => BUDGET_AMD64,
+        "aarch64" => BUDGET_ARM64,
+        "powerpc64" => BUDGET_PPC64LE,
+        _ => BUDGET_AMD64 * MAX_RATIO_PERCENT / 100,
+    })
 }
 
 /// The budgets: the next multiples of 512 above what the files measure (6353
 /// and 6857 bytes). Issue 18 asks for 4096 on amd64; docs/serve.md says where
-/// the bytes go and why this is not that.
+/// the bytes go and why this is not that. The other platforms' is
+/// [`MAX_RATIO_PERCENT`] of amd64's.
 pub const BUDGET_AMD64: u64 = 6656;
 pub const BUDGET_ARM64: u64 = 7168;
+/// Every platform's file, with the default page, is at most 125% of amd64's
+/// (issue 20), but ppc64le's: 138% (8854 bytes) since amd64's file lost 18%
+/// to issue 18, most of it in ways ppc64's fixed 4-byte code does not gain;
+/// its budget is the next multiple of 512 above it (docs/not-done.md).
+pub const MAX_RATIO_PERCENT: u64 = 125;
+pub const BUDGET_PPC64LE: u64 = 9216;
 /// The goal, beyond the budget: 2 KiB.
 pub const GOAL: u64 = 2048;
 
@@ -170,11 +183,13 @@ pub fn parts(built: &Built) -> Result<Vec<(&'static str, u64)>, Error> {
     let start = at("_start")?;
     let page = at("SERVE_PAGE_LEN")?;
     // The one segment is executable, so nm calls the statics (HEAD, PAGE)
-    // code too: names in capitals are data.
+    // code too: names in capitals are data, and so are the assembler's local
+    // labels that riscv64 keeps (`.Lanon.…` strings, `.LJTI…` jump tables).
     let mut functions: Vec<_> = symbols
         .iter()
         .filter(|s| s.is_function() && s.size > 0 && (start..end).contains(&s.address))
         .filter(|s| !fn_name(&s.name).bytes().all(|b| b.is_ascii_uppercase()))
+        .filter(|s| !s.name.starts_with(".L"))
         .collect();
     functions.sort_by_key(|s| s.address);
     functions.dedup_by_key(|s| s.address);
@@ -207,7 +222,7 @@ fn part_of(symbol: &str) -> &'static str {
         "date" | "digits" => "Date",
         "feed" | "step" | "words" | "host" | "field_done" | "element_done" | "head_done"
         | "error" => "request parser",
-        _ => "other code (memcpy, panic stubs, arm64's outlined fragments)",
+        _ => "other code (memcpy, panic stubs, outlined fragments, compiler builtins)",
     }
 }
 
@@ -218,13 +233,13 @@ fn fn_name(symbol: &str) -> &str {
     name.split("::").next().unwrap_or(name)
 }
 
-/// Refuses platforms `serve` has no system calls and linker script for.
+/// Refuses the platforms `serve` is not built for (core/platform.rs,
+/// `Program::not_built`, says which and why).
 pub fn check_platforms(platforms: &[&'static Platform]) -> Result<(), Error> {
     for p in platforms {
-        if budget(p).is_none() {
+        if let Some(why) = Program::Serve.not_built(p) {
             return Err(Error::usage(format!(
-                "--program serve is built for linux/amd64 and linux/arm64 only (its system calls \
-                 are in hello/src/sys/calls.rs for x86-64 and arm64), not {}: give one of those",
+                "--program serve is not built for {}: {why}; give another --platform",
                 p.docker
             )));
         }
@@ -275,19 +290,19 @@ pub fn build_sized(
     if baked.is_some() {
         env.push(("HELLO_SERVE_SITE", site_dir.into_os_string()));
     }
-    // x86-64 enters `_start` with the stack 16-byte aligned, not 8 past it as
-    // after a call: have LLVM realign any frame that needs alignment. And no
-    // jump tables there: with the static relocation model each entry is an
-    // 8-byte address, and compares take fewer bytes (80 fewer in all).
-    let rustflags: &[&str] = if platform.arch() == "x86_64" {
-        &[
+    // x86-64 and x86 enter `_start` with the stack 16-byte aligned, not 8 (4)
+    // past it as after a call: have LLVM realign any frame that needs alignment.
+    // And no jump tables on x86-64: with the static relocation model each entry
+    // is an 8-byte address, and compares take fewer bytes (80 fewer in all).
+    let rustflags: &[&str] = match platform.arch() {
+        "x86_64" => &[
             "-C",
             "llvm-args=-stackrealign",
             "-C",
             "llvm-args=-min-jump-table-entries=64",
-        ]
-    } else {
-        &[]
+        ],
+        "x86" => &["-C", "llvm-args=-stackrealign"],
+        _ => &[],
     };
     let message = build::hello::DEFAULT_MESSAGE;
     let (elf_path, bytes) = build::link(

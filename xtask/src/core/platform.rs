@@ -302,7 +302,27 @@ impl Program {
     pub fn parse(s: &str) -> Option<Program> {
         Program::ALL.into_iter().find(|p| p.name() == s)
     }
+
+    /// Why this program is not built for `platform`, if it is not.
+    pub fn not_built(self, platform: &Platform) -> Option<&'static str> {
+        let no_thumb2 = matches!(platform.docker, "linux/arm/v6" | "linux/arm/v5");
+        (self == Program::Serve && no_thumb2).then_some(NOT_THUMB2)
+    }
+
+    /// The platforms this program is built for, in the table's order.
+    pub fn platforms(self) -> impl Iterator<Item = &'static Platform> {
+        PLATFORMS
+            .iter()
+            .filter(move |p| self.not_built(p).is_none())
+    }
 }
+
+/// Why serve is not built for linux/arm/v6 and linux/arm/v5.
+pub const NOT_THUMB2: &str = "the only arm target rustup ships here is \
+    thumbv7neon-unknown-linux-gnueabihf: its Thumb code has Thumb-2 instructions, which \
+    ARMv6 and ARMv5 CPUs lack, and serve also calls its precompiled Thumb-2 core and \
+    compiler_builtins (division, memchr); built in ARM state, as the quine is there, \
+    serve was 37% larger than amd64's (before issue 18), over the 25% allowed";
 
 /// `--layout VALUE`, for the tasks that take one.
 pub fn layout_option(v: &str) -> Result<Layout, crate::Error> {

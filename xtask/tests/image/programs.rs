@@ -7,6 +7,7 @@
 use super::*;
 use std::time::{Duration, Instant};
 use xtask::build::serve::DEFAULT_PAGE;
+use xtask::core::platform::{PLATFORMS, Program};
 
 /// The platforms a dist run printed its line `<program> <platform>: N bytes
 /// <then>` for: one line per platform built.
@@ -36,7 +37,9 @@ fn quine_index_holds_every_platform_built() {
         "--no-docker",
     ]);
     let built = built(&out, "quine", " bytes = ELF headers");
-    for p in ["linux/amd64", "linux/arm64"] {
+    // Every platform the quine is built for: all nine.
+    assert_eq!(Program::Quine.platforms().count(), PLATFORMS.len());
+    for p in Program::Quine.platforms().map(|p| p.docker) {
         assert!(
             built.iter().any(|b| b == p),
             "dist built no {p} quine: {built:?}"
@@ -92,7 +95,7 @@ fn serve_index_holds_every_platform_and_publishes() {
         &port_text,
     ]);
     let built = built(&out, "serve", " bytes (budget");
-    for p in ["linux/amd64", "linux/arm64"] {
+    for p in Program::Serve.platforms().map(|p| p.docker) {
         assert!(
             built.iter().any(|b| b == p),
             "dist built no {p} serve: {built:?}"

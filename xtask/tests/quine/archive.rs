@@ -4,8 +4,11 @@
 use super::*;
 
 pub(crate) const TAG: &str = "hello:quine";
-/// The file's budget (issue 12), as linker/quine-*.ld and dist's QUINE_MAX have it.
-pub(crate) const QUINE_MAX: usize = 2048;
+/// The file's budget (issue 20), as linker/quine.ld.in and dist's QUINE_MAX
+/// have it; the goal, and amd64's goal.
+pub(crate) const QUINE_MAX: usize = 2560;
+pub(crate) const QUINE_GOAL: usize = 2048;
+pub(crate) const QUINE_GOAL_AMD64: usize = 1024;
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -52,7 +55,10 @@ pub(crate) fn untar(tar: &[u8]) -> BTreeMap<String, (u32, Vec<u8>)> {
 /// The archive's parts, checked against each other: the config's diff_id is
 /// the layer's SHA-256, the layer holds `file` as /quine, mode 0555; the
 /// manifest names them and the tag. Returns the image ID, sha256(config).
-pub(crate) fn check_archive(archive: &[u8], file: &[u8], arch: &str) -> String {
+pub(crate) fn check_archive(archive: &[u8], file: &[u8], platform: &str) -> String {
+    // os/architecture[/variant], as the config names them.
+    let mut parts = platform.splitn(3, '/');
+    let (os, arch, variant) = (parts.next().unwrap(), parts.next().unwrap(), parts.next());
     let entries = untar(archive);
     let names: Vec<&str> = entries.keys().map(String::as_str).collect();
     assert_eq!(names, ["c.json", "l.tar", "manifest.json"]);
@@ -62,12 +68,18 @@ pub(crate) fn check_archive(archive: &[u8], file: &[u8], arch: &str) -> String {
     let config_json: Value = serde_json::from_slice(config).expect("the config is JSON");
     assert_eq!(
         config_json,
-        serde_json::json!({
-            "architecture": arch,
-            "os": "linux",
-            "config": { "Entrypoint": ["/quine"], "User": "65534:65534" },
-            "rootfs": { "type": "layers", "diff_ids": [sha256_id(layer)] },
-        }),
+        {
+            let mut want = serde_json::json!({
+                "architecture": arch,
+                "os": os,
+                "config": { "Entrypoint": ["/quine"], "User": "65534:65534" },
+                "rootfs": { "type": "layers", "diff_ids": [sha256_id(layer)] },
+            });
+            if let Some(v) = variant {
+                want["variant"] = v.into();
+            }
+            want
+        },
         "the config, with the layer's SHA-256 as its diff_id"
     );
     let manifest: Value = serde_json::from_slice(manifest).expect("manifest.json is JSON");

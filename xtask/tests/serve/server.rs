@@ -6,9 +6,16 @@ use super::*;
 pub(crate) const PAGE: &[u8] = b"<!DOCTYPE html><title>Hello World</title><h1>Hello World</h1>\n";
 /// The default page's type: text, so it says its charset.
 pub(crate) const HTML: &str = "text/html; charset=utf-8";
-/// The budgets and goal, as in xtask/src/build/serve.rs.
+/// The budgets and goal, as in xtask/src/build/serve.rs: amd64's, arm64's,
+/// and 125% of amd64's on the other platforms.
 pub(crate) const BUDGET_AMD64: usize = 6656;
 pub(crate) const BUDGET_ARM64: usize = 7168;
+pub(crate) const BUDGET_OTHERS: usize = 8320;
+/// ppc64le's, over 125% of amd64's (docs/not-done.md).
+pub(crate) const BUDGET_PPC64LE: usize = 9216;
+/// The platforms whose file is over 125% of amd64's, which sizes.rs checks
+/// are still over (so that this list shrinks when one is fixed).
+pub(crate) const OVER_RATIO: &[&str] = &["linux/ppc64le"];
 pub(crate) const GOAL: usize = 2048;
 
 /// A TCP port free on every address right now, below the ephemeral range

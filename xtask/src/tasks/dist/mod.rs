@@ -35,8 +35,8 @@ target/dist/<os>-<arch>/hello.inputs); a line names the platforms it leaves
 out. Without this machine's platform in the index, the archive is removed,
 and a line says so (docs/dist.md).
 
-With --program quine: builds target/dist/<os>-<arch>/quine (linux/amd64 and
-linux/arm64; --platform all means those two), checks that what it prints is
+With --program quine: builds target/dist/<os>-<arch>/quine (every platform;
+in ARM state, not Thumb, on linux/arm/v6 and v5), checks that what it prints is
 byte for byte the docker load archive the image code writes from it, writes
 that archive to target/dist/<os>-<arch>/quine-image.tar (and, for this
 machine, target/dist/quine and target/dist/quine-image.tar) and the OCI
@@ -67,8 +67,8 @@ Options:
                          and exits 0
   -h, --help             print this help
 
-For --program serve (linux/amd64 and linux/arm64; --platform all means every
-platform serve is built for): writes target/dist/serve-oci and
+For --program serve (every platform but linux/arm/v6 and v5; --platform all
+means every platform serve is built for): writes target/dist/serve-oci and
 target/dist/serve-image.tar (tag hello:serve) as hello's, from the files
 built with the same page, type and port.
   --page-file PATH       the page it serves, 1 byte to 1 MiB (default: a small
@@ -273,8 +273,8 @@ pub fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
     }
     if program == Program::Serve {
         if all_platforms {
-            // All of serve's platforms (budget() is None where it is not built).
-            platforms.retain(|p| serve::budget(p).is_some());
+            // All of serve's platforms (Program::not_built says which it is not).
+            platforms.retain(|p| program.not_built(p).is_none());
         }
         serve::check_platforms(&platforms)?;
     }

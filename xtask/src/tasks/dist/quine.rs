@@ -17,20 +17,18 @@ use crate::oci::{
 };
 use crate::run::{NotRun, docker, qemu};
 
-/// The quine has a linker script for some platforms only: `--platform all`
-/// means those, and another platform is refused.
+/// The quine is not built for some platforms (core/platform.rs,
+/// `Program::not_built`, says which and why): `--platform all` means the
+/// others, and one of them is refused.
 pub fn check_platforms(opts: &mut Options) -> Result<(), Error> {
-    let root = crate::root();
-    let has_script = |p: &Platform| root.join(format!("linker/quine-{}.ld", p.arch())).exists();
     if opts.all_platforms {
-        opts.platforms.retain(|p| has_script(p));
+        opts.platforms
+            .retain(|p| Program::Quine.not_built(p).is_none());
     }
     for p in &opts.platforms {
-        let script = format!("linker/quine-{}.ld", p.arch());
-        if !root.join(&script).exists() {
+        if let Some(why) = Program::Quine.not_built(p) {
             return Err(Error::usage(format!(
-                "--program quine is not built for {}: there is no {script} \
-                 (it is built for linux/amd64 and linux/arm64); give one of those to --platform",
+                "--program quine is not built for {}: {why}; give another --platform",
                 p.docker
             )));
         }
