@@ -207,15 +207,10 @@ fn load_and_run_serve(who: As, dist: &Path) {
     let loaded = podman_load(who, &dist.join("serve-image.tar"));
     assert_eq!(loaded, format!("docker.io/library/{name}:latest"));
     let container = format!("{name}-run");
-    let mut args = vec![
-        "run",
-        "-d",
-        "--rm",
-        "--network",
-        "host",
-        "--name",
-        &container,
-    ];
+    // No `--rm`: podman removes such a container after `stop` returns, in
+    // its cleanup process, so an `rmi` right after failed now and then with
+    // the image still in use. `podman rm` below removes it before returning.
+    let mut args = vec!["run", "-d", "--network", "host", "--name", &container];
     args.extend_from_slice(PODMAN_ULIMITS);
     args.extend_from_slice(HARDENED);
     args.push(&name);
@@ -239,6 +234,8 @@ fn load_and_run_serve(who: As, dist: &Path) {
     };
     let stopped = podman_as(who, &["stop", "-t", "5", &container]);
     assert!(stopped.status.success(), "podman stop: {}", text(&stopped));
+    let gone = podman_as(who, &["rm", &container]);
+    assert!(gone.status.success(), "podman rm: {}", text(&gone));
     got.unwrap_or_else(|e| panic!("GET / on port {port} from podman's {name}: {e}"));
     let removed = podman_as(who, &["rmi", &loaded]);
     assert!(removed.status.success(), "podman rmi: {}", text(&removed));
