@@ -52,7 +52,8 @@ pub struct Link<'a> {
 /// Links `link.program` for `platform` and flattens it: the linked ELF's path
 /// and the `.image` section's bytes, not yet checked.
 pub fn link(platform: &Platform, link: &Link) -> Result<(PathBuf, Vec<u8>), Error> {
-    tools::ensure_target(platform.triple)?;
+    let (triple, platform_flags) = link.program.target(platform);
+    tools::ensure_target(triple)?;
     let root = crate::root();
     let message_file = root.join("target/xtask/message.bin");
     crate::core::files::write_if_changed(&message_file, link.message)?;
@@ -75,7 +76,7 @@ pub fn link(platform: &Platform, link: &Link) -> Result<(PathBuf, Vec<u8>), Erro
             "--release",
             "--target",
         ])
-        .arg(platform.triple)
+        .arg(triple)
         .args(["--message-format=json-render-diagnostics", "--"])
         // Link with rust-lld directly: no C toolchain or C runtime is involved, and
         // one linker serves every platform.
@@ -83,7 +84,7 @@ pub fn link(platform: &Platform, link: &Link) -> Result<(PathBuf, Vec<u8>), Erro
         // Absolute addresses: the message's address loads as one immediate.
         .args(["-C", "relocation-model=static"])
         // What this platform needs besides (see core/platform.rs), then this program.
-        .args(platform.rustflags)
+        .args(platform_flags)
         .args(link.rustflags)
         // The Docker platform (the quine writes it into its config; the arm
         // variants share one target_arch).

@@ -305,8 +305,25 @@ impl Program {
 
     /// Why this program is not built for `platform`, if it is not.
     pub fn not_built(self, platform: &Platform) -> Option<&'static str> {
-        let no_thumb2 = matches!(platform.docker, "linux/arm/v6" | "linux/arm/v5");
-        (self == Program::Serve && no_thumb2).then_some(NOT_THUMB2)
+        (self == Program::Serve && platform.docker == "linux/arm/v5").then_some(NOT_ARMV5)
+    }
+
+    /// The Rust target this program is built from for `platform`, and the
+    /// platform's codegen flags for it: the platform's own, but for serve on
+    /// linux/arm/v6. serve calls precompiled `core` and `compiler_builtins`
+    /// functions (division, `memchr`, `memcpy`), which in the Thumb-2 target
+    /// are Thumb-2 code that ARMv6 cannot run; thumbv6m-none-eabi's are
+    /// Thumb-1 (ARMv6-M), which the ARM1176 runs, and its own code is Thumb-1
+    /// too. It is a bare-metal target, but serve uses nothing of an OS's from
+    /// Rust: the system calls are the same EABI `svc #0` with the number in r7
+    /// (src/sys/arm.rs), and the linker script makes the Linux executable.
+    /// Its CPU stays thumbv6m's (the Thumb-2 target's `target-cpu` flag does
+    /// not apply).
+    pub fn target(self, platform: &Platform) -> (&'static str, &'static [&'static str]) {
+        match (self, platform.docker) {
+            (Program::Serve, "linux/arm/v6") => (THUMB1_TRIPLE, &[]),
+            _ => (platform.triple, platform.rustflags),
+        }
     }
 
     /// The platforms this program is built for, in the table's order.
@@ -317,12 +334,14 @@ impl Program {
     }
 }
 
-/// Why serve is not built for linux/arm/v6 and linux/arm/v5.
-pub const NOT_THUMB2: &str = "the only arm target rustup ships here is \
-    thumbv7neon-unknown-linux-gnueabihf: its Thumb code has Thumb-2 instructions, which \
-    ARMv6 and ARMv5 CPUs lack, and serve also calls its precompiled Thumb-2 core and \
-    compiler_builtins (division, memchr); built in ARM state, as the quine is there, \
-    serve was 37% larger than amd64's (before issue 18), over the 25% allowed";
+/// The Thumb-1 target serve is built from for linux/arm/v6 ([`Program::target`]).
+pub const THUMB1_TRIPLE: &str = "thumbv6m-none-eabi";
+
+/// Why serve is not built for linux/arm/v5 (docs/not-done.md has the measurements).
+pub const NOT_ARMV5: &str = "rustup ships no ARMv5 target here, and serve built from \
+    thumbv6m-none-eabi (as for linux/arm/v6) has ARMv6-only instructions (uxtb, uxth, \
+    sxtb) and low-register movs, which ARMv5TE (arm926) lacks, in the precompiled \
+    core and compiler_builtins (division, memcpy, memchr) as well as in its own code";
 
 /// `--layout VALUE`, for the tasks that take one.
 pub fn layout_option(v: &str) -> Result<Layout, crate::Error> {

@@ -62,8 +62,8 @@ fn dist_refuses_bad_options() {
         (vec!["--frobnicate"], "unknown option"),
         (vec!["--message", "hi"], "options of hello"),
         (
-            vec!["--platform", "linux/arm/v6"],
-            "--program serve is not built for linux/arm/v6: ",
+            vec!["--platform", "linux/arm/v5"],
+            "--program serve is not built for linux/arm/v5: ",
         ),
     ];
     for (args, want) in cases {

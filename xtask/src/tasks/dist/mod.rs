@@ -67,7 +67,7 @@ Options:
                          and exits 0
   -h, --help             print this help
 
-For --program serve (every platform but linux/arm/v6 and v5; --platform all
+For --program serve (every platform but linux/arm/v5; --platform all
 means every platform serve is built for): writes target/dist/serve-oci and
 target/dist/serve-image.tar (tag hello:serve) as hello's, from the files
 built with the same page, type and port.
