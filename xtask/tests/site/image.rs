@@ -263,5 +263,5 @@ fn site_image_hardened_and_sizes() {
         sizes[0].1 < sizes[1].1 && sizes[1].1 < sizes[2].1,
         "{sizes:?}"
     );
-    assert_page_block("docs/site.md", "site-images", &table);
+    assert_page_block("README.md", "site-images", &table);
 }

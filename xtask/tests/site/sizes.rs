@@ -80,5 +80,5 @@ fn sizes_without_the_site() {
          |---|---:|---:|---:|---:|---:|---:|\n{rows}"
     );
     println!("{table}");
-    assert_page_block("docs/site.md", "site-sizes", &table);
+    assert_page_block("README.md", "site-sizes", &table);
 }
