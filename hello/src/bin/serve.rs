@@ -55,6 +55,10 @@
 // every architecture built has.
 use hello as _;
 
+// `#[cfg_attr(not(target_arch = "powerpc64"), inline(never))]`: on ppc64 each
+// function outlined costs a TOC set-up, a 12-byte traceback table and one
+// register saved per `std` (no store-pair), so inlined it is 448 bytes smaller
+// with xtask/src/build/serve.rs's inline threshold; elsewhere one copy is smaller.
 mod server {
     use core::mem::MaybeUninit;
     use hello::sys::{self, Action, EAGAIN, EpollEvent, IoVec, SigAction};
@@ -603,7 +607,7 @@ mod server {
 
     /// Adds `fd` to (or, with EPOLL_CTL_DEL, takes it from) the epoll set
     /// `ep`, its own number as the event's data. One copy of the call.
-    #[inline(never)]
+    #[cfg_attr(not(target_arch = "powerpc64"), inline(never))]
     fn watch(ep: u32, op: u32, fd: u32, events: u32) -> isize {
         sys::epoll_ctl(ep, op, fd, events, fd as u64)
     }
@@ -714,7 +718,7 @@ mod server {
 
     /// Sends what is left of the slot's response: (the `writev` result, the
     /// response's whole length).
-    #[inline(never)]
+    #[cfg_attr(not(target_arch = "powerpc64"), inline(never))]
     fn send(fd: u32, slot: &Slot) -> (isize, usize) {
         let date = date(slot.date);
         // One string each for the ends and the error status lines: slices of
@@ -825,7 +829,7 @@ mod server {
     /// one: a few dozen steps, fewer bytes than the closed formulas.
     /// Out of line, so that docs/serve.md's table shows what the Date costs
     /// (inlined into `send` it is the same size on amd64).
-    #[inline(never)]
+    #[cfg_attr(not(target_arch = "powerpc64"), inline(never))]
     fn date(secs: u32) -> [u8; 31] {
         const NAMES: &[u8; 57] = b"ThuFriSatSunMonTueWedJanFebMarAprMayJunJulAugSepOctNovDec";
         const LENGTHS: &[u8; 12] = &[31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -926,7 +930,7 @@ mod server {
     /// Takes one byte of a request (all but a body's data), RFC 9112's grammar:
     /// a line ends in CR LF or a bare LF; a method and a field name are tokens,
     /// a target visible ASCII, a field value visible bytes, spaces and tabs.
-    #[inline(never)]
+    #[cfg_attr(not(target_arch = "powerpc64"), inline(never))]
     fn step(s: &mut Slot, b: u8) {
         let r = &mut s.req;
         if r.seen & CR != 0 {
@@ -1148,7 +1152,7 @@ mod server {
     );
 
     /// The Host state (`H_*`) after byte `b` of a field value.
-    #[inline(never)]
+    #[cfg_attr(not(target_arch = "powerpc64"), inline(never))]
     fn host(h: u8, b: u8) -> u8 {
         /// A reg-name's bytes: unreserved, pct-encoded (`%`) and sub-delims.
         const REG_NAME: [u64; 2] = bits(ALNUM, b"-._~%!$&'()*+,;=");
@@ -1173,7 +1177,7 @@ mod server {
     }
 
     /// The head has ended: the response, and how the body is framed.
-    #[inline(never)]
+    #[cfg_attr(not(target_arch = "powerpc64"), inline(never))]
     fn head_done(s: &mut Slot) {
         let r = &mut s.req;
         let seen = r.seen;

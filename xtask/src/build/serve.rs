@@ -157,11 +157,11 @@ pub fn budget(platform: &Platform) -> Option<u64> {
 pub const BUDGET_AMD64: u64 = 6656;
 pub const BUDGET_ARM64: u64 = 7168;
 /// Every platform's file, with the default page, is at most 125% of amd64's
-/// (issue 20), but ppc64le's: 138% (8854 bytes) since amd64's file lost 18%
+/// (issue 20), but ppc64le's: 126.6% (8086 bytes) since amd64's file lost 18%
 /// to issue 18, most of it in ways ppc64's fixed 4-byte code does not gain;
 /// its budget is the next multiple of 512 above it (docs/not-done.md).
 pub const MAX_RATIO_PERCENT: u64 = 125;
-pub const BUDGET_PPC64LE: u64 = 9216;
+pub const BUDGET_PPC64LE: u64 = 8192;
 /// The goal, beyond the budget: 2 KiB.
 pub const GOAL: u64 = 2048;
 
@@ -294,6 +294,8 @@ pub fn build_sized(
     // past it as after a call: have LLVM realign any frame that needs alignment.
     // And no jump tables on x86-64: with the static relocation model each entry
     // is an 8-byte address, and compares take fewer bytes (80 fewer in all).
+    // ppc64 inlines a little more than opt-level z's threshold (5): its calls
+    // cost a frame of one `std` per saved register (64 bytes fewer).
     let rustflags: &[&str] = match platform.arch() {
         "x86_64" => &[
             "-C",
@@ -302,6 +304,7 @@ pub fn build_sized(
             "llvm-args=-min-jump-table-entries=64",
         ],
         "x86" => &["-C", "llvm-args=-stackrealign"],
+        "powerpc64" => &["-C", "llvm-args=-inline-threshold=25"],
         _ => &[],
     };
     let message = build::hello::DEFAULT_MESSAGE;
