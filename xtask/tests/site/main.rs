@@ -18,6 +18,7 @@ mod sizes;
 
 use common::*;
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -192,6 +193,25 @@ pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
 pub fn nginx(www: &Path, port: u16) -> ServeProcess {
     let dir = shared_dir().join(format!("nginx-{port}"));
     std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    // nginx's workers run as nobody when the tests run as root, and the
+    // checkout may be private (a `mktemp -d` clone is 0700): serve a copy
+    // they can read, or every path is 403.
+    let readable = dir.join("www");
+    let _ = std::fs::remove_dir_all(&readable);
+    for (cmd, args) in [
+        (
+            "cp",
+            vec![OsStr::new("-r"), www.as_os_str(), readable.as_os_str()],
+        ),
+        (
+            "chmod",
+            vec![OsStr::new("-R"), OsStr::new("a+rX"), readable.as_os_str()],
+        ),
+    ] {
+        let status = Command::new(cmd).args(&args).status().unwrap();
+        assert!(status.success(), "{cmd} {args:?}: {status}");
+    }
+    let www = readable.as_path();
     let conf = dir.join("nginx.conf");
     std::fs::write(
         &conf,
