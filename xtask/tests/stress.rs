@@ -1,6 +1,6 @@
 //! `cargo xtask stress`: its options, and a tiny run (two hardened runs per
-//! image) whose table has a row per image with its runs, failures and the
-//! pids.peak values it measured.
+//! image) whose table has a row per image with its runs, failures, the
+//! pids.peak values and the memory peaks it measured.
 mod common;
 
 use common::{docker_available, is_root, lock, skip, xtask};
@@ -90,6 +90,14 @@ fn a_tiny_stress_run_reports_every_image_and_its_pids_peak() {
                 runs += count.parse::<u32>().unwrap();
             }
             assert_eq!(runs, 2, "{r:?}");
+            // `5.1-7.3` MiB: runc's start-up alone charges megabytes, and the
+            // container's cgroup cannot hold more than --memory (32m); runc's
+            // start-up charges the parent under a MiB before it joins.
+            let (lo, hi) = r[5]
+                .split_once('-')
+                .and_then(|(lo, hi)| Some((lo.parse::<f64>().ok()?, hi.parse::<f64>().ok()?)))
+                .unwrap_or_else(|| panic!("memory peak cell {:?} in {r:?}", r[5]));
+            assert!(1.0 <= lo && lo <= hi && hi < 33.0, "{r:?}");
         }
     }
     assert!(

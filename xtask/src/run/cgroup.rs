@@ -1,7 +1,7 @@
 //! A pids cgroup of our own to run a container under (`docker run
 //! --cgroup-parent /NAME`), so that its `pids.peak`, the most tasks it ever
-//! held, can be read after the run: runc's start-up, qemu's thread and the
-//! program together.
+//! held, and its memory peak can be read after the run: runc's start-up,
+//! qemu's thread and the program together.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -60,6 +60,26 @@ impl PidsCgroup {
     /// `--cgroup-parent` for `docker run`.
     pub fn parent(&self) -> String {
         format!("/{}", self.name)
+    }
+
+    /// The most memory, in bytes, charged to the cgroup (and so to every
+    /// container under it) at once: `memory.max_usage_in_bytes` of the memory
+    /// hierarchy's `/NAME` on cgroup v1 (Docker makes it with the container),
+    /// `memory.peak` on v2. It can exceed the container's `--memory`: what
+    /// runc's start-up charged before it joined the container's own cgroup
+    /// stays here.
+    pub fn memory_peak(&self) -> Result<u64, String> {
+        let v1 = Path::new("/sys/fs/cgroup/memory").join(&self.name);
+        let path = if v1.is_dir() {
+            v1.join("memory.max_usage_in_bytes")
+        } else {
+            self.dir.join("memory.peak")
+        };
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        text.trim()
+            .parse()
+            .map_err(|_| format!("{}: {text:?} is not a byte count", path.display()))
     }
 
     /// The most tasks the cgroup (and so every container under it) has held.

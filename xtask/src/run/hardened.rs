@@ -26,6 +26,28 @@
 /// (tests/processes.rs: strace -f).
 pub const PIDS_LIMIT: &str = "32";
 
+/// The memory limit of the hardened run. Like the pids limit, it is set by
+/// what runc and qemu-user need, not by our programs (hello holds one page;
+/// serve a few per connection). Each run's memory peak, read from a memory
+/// cgroup made for that run alone (`cargo xtask stress` prints them),
+/// includes runc's start-up and, for another architecture, qemu-user with
+/// its translation buffer. Measured on this project's 2-core Debian 12
+/// machine, Docker 20.10 with runc 1.1, cgroup v1, under `--memory 32m`:
+///
+/// - hello (`cargo xtask stress --host-runs 3 --foreign-runs 3`): linux/amd64
+///   and linux/386 3.6-4.2 MiB; through qemu 5.5 (riscv64) to 6.5 MiB (arm64);
+/// - serve, started, answering one GET and stopped (two runs each):
+///   linux/amd64 3.9 MiB; through qemu 8.2 (s390x) to 8.8 MiB (arm64).
+///
+/// The limit was 6m until a CI run failed: qemu-user under 6 MiB ran only
+/// by the kernel reclaiming its own file pages over and over (failcnt over
+/// 10,000 in one run), and once the translation buffer got a 2 MiB
+/// transparent huge page (qemu asks for them with madvise) the memory
+/// cgroup OOM-killed it (`dmesg`: "Memory cgroup out of memory: Killed
+/// process ... (hello)", rss_huge 2097152). 32m is over three times the
+/// highest peak.
+pub const MEMORY_LIMIT: &str = "32m";
+
 /// The hardened `docker run` flags every image must pass (podman takes them too).
 pub const HARDENED: &[&str] = &[
     "--read-only",
@@ -38,5 +60,5 @@ pub const HARDENED: &[&str] = &[
     "--pids-limit",
     PIDS_LIMIT,
     "--memory",
-    "6m",
+    MEMORY_LIMIT,
 ];

@@ -26,8 +26,9 @@ binfmt_misc). Prints progress, then every failure with its output, and exits 1
 if any run failed or could not be made. Needs a Docker engine.
 
 Each run goes under a pids cgroup of its own (as root, with Docker's cgroupfs
-driver and Linux 6.1 or later), and the table gives the pids.peak values seen:
-what runc's start-up, qemu and the program needed together.
+driver and Linux 6.1 or later), and the table gives the pids.peak values seen
+and the range of memory peaks: what runc's start-up, qemu and the program
+needed together.
 
 Options:
   --host-runs N      runs per layout of this machine's platform (default 200)
@@ -36,6 +37,15 @@ Options:
                      to measure how often a lower limit fails
   -h, --help         print this help
 ";
+
+/// `5.1-7.3`: the lowest and highest memory peak in MiB; `not measured`.
+fn memory(peaks: &[u64]) -> String {
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    match (peaks.iter().min(), peaks.iter().max()) {
+        (Some(&lo), Some(&hi)) => format!("{:.1}-{:.1}", mib(lo), mib(hi)),
+        _ => "not measured".into(),
+    }
+}
 
 /// One image and how its runs went.
 struct Target {
@@ -46,6 +56,8 @@ struct Target {
     failures: Vec<String>,
     /// pids.peak of each run: value -> how many runs peaked there.
     peaks: BTreeMap<u64, usize>,
+    /// The memory peak of each run, in bytes.
+    memory: Vec<u64>,
 }
 
 pub const OPTS: &[Opt] = &[
@@ -160,6 +172,7 @@ pub fn run(words: Vec<OsString>) -> Result<(), Error> {
                 runs: if is_host { host_runs } else { foreign_runs },
                 failures: Vec::new(),
                 peaks: BTreeMap::new(),
+                memory: Vec::new(),
             });
         }
     }
@@ -183,6 +196,9 @@ pub fn run(words: Vec<OsString>) -> Result<(), Error> {
             if let Some(peak) = cgroup.as_ref().and_then(|c| c.peak().ok()) {
                 *t.peaks.entry(peak).or_default() += 1;
             }
+            if let Some(bytes) = cgroup.as_ref().and_then(|c| c.memory_peak().ok()) {
+                t.memory.push(bytes);
+            }
             drop(cgroup);
             if !out.status.success() || out.stdout != DEFAULT_MESSAGE {
                 // The first line of stderr says what failed; a Go runtime's
@@ -191,8 +207,15 @@ pub fn run(words: Vec<OsString>) -> Result<(), Error> {
                 let mut lines = stderr.trim().lines();
                 let first = lines.next().unwrap_or("");
                 let more = lines.count();
+                // 137 is 128 + SIGKILL: what the memory cgroup's OOM killer
+                // leaves, with nothing on stderr.
+                let killed = if out.status.code() == Some(137) {
+                    " (137: SIGKILL; an OOM kill under --memory shows in `dmesg`)"
+                } else {
+                    ""
+                };
                 t.failures.push(format!(
-                    "run {i}: {} printed {:?}, stderr {first:?}{}",
+                    "run {i}: {}{killed} printed {:?}, stderr {first:?}{}",
                     out.status,
                     String::from_utf8_lossy(&out.stdout),
                     if more > 0 {
@@ -215,16 +238,17 @@ pub fn run(words: Vec<OsString>) -> Result<(), Error> {
         let _ = cmd::probe(Command::new("docker").args(["rmi", &t.tag]));
     }
     println!(
-        "\n| platform | layout | hardened runs | failures | pids.peak: value (runs) |\n|---|---|---:|---:|---|"
+        "\n| platform | layout | hardened runs | failures | pids.peak: value (runs) | memory peak, MiB: min-max |\n|---|---|---:|---:|---|---|"
     );
     for t in &targets {
         println!(
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             t.platform.docker,
             t.layout.name(),
             t.runs,
             t.failures.len(),
-            peaks(&t.peaks)
+            peaks(&t.peaks),
+            memory(&t.memory)
         );
     }
     drop(peaks_here);
@@ -247,10 +271,18 @@ pub fn run(words: Vec<OsString>) -> Result<(), Error> {
     if failed.is_empty() && not_run.is_empty() {
         Ok(())
     } else {
+        // The failures again in the error, last: a log cut in the middle
+        // still shows what failed.
         Err(Error::fail(format!(
-            "{} hardened run(s) failed and {} image(s) could not be run (see above)",
+            "{} hardened run(s) failed and {} image(s) could not be run:\n{}",
             failed.len(),
-            not_run.len()
+            not_run.len(),
+            failed
+                .iter()
+                .chain(&not_run)
+                .map(|f| format!("  {f}"))
+                .collect::<Vec<_>>()
+                .join("\n")
         )))
     }
 }
