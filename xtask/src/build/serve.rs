@@ -290,6 +290,9 @@ pub fn build_sized(
     if baked.is_some() {
         env.push(("HELLO_SERVE_SITE", site_dir.into_os_string()));
     }
+    if let Some(flags) = Program::Serve.crate_flags(platform) {
+        env.push(("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f").into()));
+    }
     // x86-64 and x86 enter `_start` with the stack 16-byte aligned, not 8 (4)
     // past it as after a call: have LLVM realign any frame that needs alignment.
     // And no jump tables on x86-64: with the static relocation model each entry
