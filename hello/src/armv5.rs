@@ -28,6 +28,7 @@
 /// As C's `memcpy`: `src` readable and `dest` writable for `n` bytes, apart.
 // SAFETY: no other definition of this symbol is linked (the module's docs).
 #[unsafe(no_mangle)]
+// SAFETY: callers keep the `# Safety` terms above, as LLVM's calls keep C's.
 pub unsafe extern "C" fn __aeabi_memcpy(dest: *mut u8, src: *const u8, n: usize) {
     for i in 0..n {
         // SAFETY: i < n, and the caller vouches for n bytes at each.
@@ -41,6 +42,7 @@ pub unsafe extern "C" fn __aeabi_memcpy(dest: *mut u8, src: *const u8, n: usize)
 /// `dest` writable for `n` bytes.
 // SAFETY: no other definition of this symbol is linked (the module's docs).
 #[unsafe(no_mangle)]
+// SAFETY: callers keep the `# Safety` terms above, as LLVM's calls keep C's.
 pub unsafe extern "C" fn __aeabi_memclr4(dest: *mut u8, n: usize) {
     for i in 0..n {
         // SAFETY: i < n, and the caller vouches for n bytes.
@@ -54,6 +56,7 @@ pub unsafe extern "C" fn __aeabi_memclr4(dest: *mut u8, n: usize) {
 /// `dest` writable for `n` bytes.
 // SAFETY: no other definition of this symbol is linked (the module's docs).
 #[unsafe(no_mangle)]
+// SAFETY: callers keep the `# Safety` terms above, as LLVM's calls keep C's.
 pub unsafe extern "C" fn __aeabi_memclr8(dest: *mut u8, n: usize) {
     // SAFETY: the same contract.
     unsafe { __aeabi_memclr4(dest, n) }
@@ -65,6 +68,7 @@ pub unsafe extern "C" fn __aeabi_memclr8(dest: *mut u8, n: usize) {
 /// `a` and `b` readable for `n` bytes.
 // SAFETY: no other definition of this symbol is linked (the module's docs).
 #[unsafe(no_mangle)]
+// SAFETY: callers keep the `# Safety` terms above, as LLVM's calls keep C's.
 pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     for i in 0..n {
         // SAFETY: i < n, and the caller vouches for n bytes at each.
