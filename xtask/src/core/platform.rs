@@ -305,15 +305,16 @@ impl Program {
 
     /// The Rust target this program is built from for `platform`, and the
     /// platform's codegen flags for it: the platform's own, but for serve on
-    /// linux/arm/v6 and linux/arm/v5. serve calls precompiled `core` and `compiler_builtins`
-    /// functions (division, `memchr`, `memcpy`), which in the Thumb-2 target
-    /// are Thumb-2 code that ARMv6 cannot run; thumbv6m-none-eabi's are
-    /// Thumb-1 (ARMv6-M), which the ARM1176 runs, and its own code is Thumb-1
-    /// too. It is a bare-metal target, but serve uses nothing of an OS's from
+    /// linux/arm/v6 and linux/arm/v5. serve calls precompiled `core` and
+    /// `compiler_builtins` functions (division, `memchr`, `memcpy`), which
+    /// in the Thumb-2 target are Thumb-2 code that ARMv6 cannot run;
+    /// thumbv6m-none-eabi's are Thumb-1 (ARMv6-M), which the ARM1176 runs,
+    /// and its own code is Thumb-1 too. It is a bare-metal target, but serve uses nothing of an OS's from
     /// Rust: the system calls are the same EABI `svc #0` with the number in r7
     /// (src/sys/arm.rs), and the linker script makes the Linux executable.
     /// Its CPU stays thumbv6m's (the Thumb-2 target's `target-cpu` flag does
-    /// not apply).
+    /// not apply). On linux/arm/v5, ARMv6 is turned off and our own functions
+    /// replace the precompiled ones ([`ARMV5_FLAGS`], [`Program::crate_flags`]).
     pub fn target(self, platform: &Platform) -> (&'static str, &'static [&'static str]) {
         match (self, platform.docker) {
             (Program::Serve, "linux/arm/v6" | "linux/arm/v5") => (THUMB1_TRIPLE, &[]),
@@ -335,7 +336,8 @@ impl Program {
     }
 }
 
-/// The Thumb-1 target serve is built from for linux/arm/v6 ([`Program::target`]).
+/// The Thumb-1 target serve is built from for linux/arm/v6 and linux/arm/v5
+/// ([`Program::target`]).
 pub const THUMB1_TRIPLE: &str = "thumbv6m-none-eabi";
 
 /// The flags every crate of serve's linux/arm/v5 build gets, on top of

@@ -115,9 +115,6 @@ pub struct Options {
     pub require_run: bool,
     /// `serve`'s page, type and port (the defaults for other programs).
     pub serve: serve::Config,
-    /// `--platform all`: for a program built for fewer platforms than hello,
-    /// the ones it is built for.
-    pub all_platforms: bool,
 }
 
 /// Reads and checks the options; every problem is a usage error (status 2)
@@ -284,7 +281,6 @@ pub fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
         docker: !a.given("--no-docker"),
         require_run: a.given("--require-run"),
         serve,
-        all_platforms,
     }))
 }
 
