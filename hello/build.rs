@@ -327,6 +327,8 @@ fn main() {
     println!("cargo:rerun-if-env-changed=HELLO_PLATFORM");
     println!("cargo:rerun-if-env-changed=HELLO_LAYOUT");
     println!("cargo:rustc-check-cfg=cfg(hello_message_in_header)");
+    // `--cfg armv5`: serve for linux/arm/v5 (xtask/src/core/platform.rs, ARMV5_FLAGS).
+    println!("cargo:rustc-check-cfg=cfg(armv5)");
 
     let message = match env::var_os("HELLO_MESSAGE_FILE") {
         Some(path) => {

@@ -33,6 +33,10 @@ pub mod sys {
     pub use calls::*;
 }
 
+// serve's run-time functions on linux/arm/v5, in place of the precompiled ones.
+#[cfg(armv5)]
+mod armv5;
+
 pub mod sha256;
 pub mod site;
 

@@ -61,6 +61,23 @@ use hello as _;
 // with xtask/src/build/serve.rs's inline threshold; elsewhere one copy is smaller.
 mod server {
     use core::mem::MaybeUninit;
+
+    /// Whether byte string `$set` holds byte `$b`: `contains`, but for
+    /// linux/arm/v5 (`cfg(armv5)`), where `contains` would call core's
+    /// precompiled `memchr`, ARMv6-M code the ARM926EJ-S cannot run
+    /// (hello/src/armv5.rs); there a loop compiled with this crate.
+    #[cfg(not(armv5))]
+    macro_rules! has {
+        ($set:expr, $b:expr) => {
+            $set.contains(&$b)
+        };
+    }
+    #[cfg(armv5)]
+    macro_rules! has {
+        ($set:expr, $b:expr) => {
+            $set.iter().any(|&c| c == $b)
+        };
+    }
     use hello::sys::{self, Action, EAGAIN, EpollEvent, IoVec, SigAction};
 
     /// The longest request head (request line and headers): 8 KiB, the size of
@@ -959,7 +976,7 @@ mod server {
             r.total += 1;
         }
         let i = p as usize;
-        let token = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        let token = b.is_ascii_alphanumeric() || has!(b"!#$%&'*+-.^_`|~", b);
         let visible = b > b' ' && b < 0x7f;
         let space = b == b' ' || b == b'\t';
         // The byte as a hex digit's value: 16 when it is not one.

@@ -8,9 +8,33 @@
 //! Rust does not let an `asm!` operand name. So each `asm!` also loads r7
 //! itself, with the number as an immediate, and `write`'s (which returns)
 //! saves and restores it around the `svc`, as every Thumb syscall wrapper does.
+//!
+//! Serve's linux/arm/v5 build (`cfg(armv5)`, set by the xtask for that one
+//! file) is Thumb-1 for the ARM926EJ-S, whose Thumb (ARMv5TE) has a 16-bit
+//! `mov` between two registers only when one of them is high (r8..r15): the
+//! same encoding between two low registers is UNPREDICTABLE there, and LLVM
+//! refuses it. There `mov!` gives `movs`, the ARMv4T form (encoded as
+//! `lsls rd, rm, #0`), which sets the flags as well; no `asm!` here promises
+//! to keep them (`preserves_flags`). Every other build keeps its `mov`, and
+//! with it hello's and the quine's bytes.
 #![allow(unsafe_code)]
 
 use core::arch::asm;
+
+/// The register-to-register move of this build's `asm!`: `mov`, or `movs`
+/// for ARMv5's Thumb (see the module's docs).
+#[cfg(not(armv5))]
+macro_rules! mov {
+    () => {
+        "mov"
+    };
+}
+#[cfg(armv5)]
+macro_rules! mov {
+    () => {
+        "movs"
+    };
+}
 
 /// `write` in syscall.tbl.
 const SYS_WRITE: usize = 4;
@@ -29,10 +53,10 @@ pub fn write(fd: u32, buf: &[u8]) -> isize {
     // restored before the `asm!` ends, so the compiler's r7 survives.
     unsafe {
         asm!(
-            "mov {saved}, r7",
+            concat!(mov!(), " {saved}, r7"),
             "movs r7, #{nr}",
             "svc #0",
-            "mov r7, {saved}",
+            concat!(mov!(), " r7, {saved}"),
             nr = const SYS_WRITE,
             saved = out(reg) _,
             inlateout("r0") fd as usize => ret,
@@ -202,7 +226,7 @@ pub unsafe fn syscall1(n: usize, a: usize) -> isize {
     // `svc` preserves every register but r0, the result; r7 is pushed and
     // popped, so the stack is as it was.
     unsafe {
-        asm!("push {{r7}}", "mov r7, {n}", "svc #0", "pop {{r7}}", n = in(reg) n,
+        asm!("push {{r7}}", concat!(mov!(), " r7, {n}"), "svc #0", "pop {{r7}}", n = in(reg) n,
              inlateout("r0") a => ret);
     }
     ret
@@ -217,7 +241,7 @@ pub unsafe fn syscall2(n: usize, a: usize, b: usize) -> isize {
     let ret;
     // SAFETY: as in `syscall1`; the second argument goes in r1.
     unsafe {
-        asm!("push {{r7}}", "mov r7, {n}", "svc #0", "pop {{r7}}", n = in(reg) n,
+        asm!("push {{r7}}", concat!(mov!(), " r7, {n}"), "svc #0", "pop {{r7}}", n = in(reg) n,
              inlateout("r0") a => ret, in("r1") b);
     }
     ret
@@ -232,7 +256,7 @@ pub unsafe fn syscall3(n: usize, a: usize, b: usize, c: usize) -> isize {
     let ret;
     // SAFETY: as in `syscall1`; the third argument goes in r2.
     unsafe {
-        asm!("push {{r7}}", "mov r7, {n}", "svc #0", "pop {{r7}}", n = in(reg) n,
+        asm!("push {{r7}}", concat!(mov!(), " r7, {n}"), "svc #0", "pop {{r7}}", n = in(reg) n,
              inlateout("r0") a => ret, in("r1") b, in("r2") c);
     }
     ret
@@ -247,7 +271,7 @@ pub unsafe fn syscall4(n: usize, a: usize, b: usize, c: usize, d: usize) -> isiz
     let ret;
     // SAFETY: as in `syscall1`; the fourth argument goes in r3.
     unsafe {
-        asm!("push {{r7}}", "mov r7, {n}", "svc #0", "pop {{r7}}", n = in(reg) n,
+        asm!("push {{r7}}", concat!(mov!(), " r7, {n}"), "svc #0", "pop {{r7}}", n = in(reg) n,
              inlateout("r0") a => ret, in("r1") b, in("r2") c, in("r3") d);
     }
     ret
@@ -262,7 +286,7 @@ pub unsafe fn syscall5(n: usize, a: usize, b: usize, c: usize, d: usize, e: usiz
     let ret;
     // SAFETY: as in `syscall1`; the fifth argument goes in r4.
     unsafe {
-        asm!("push {{r7}}", "mov r7, {n}", "svc #0", "pop {{r7}}", n = in(reg) n,
+        asm!("push {{r7}}", concat!(mov!(), " r7, {n}"), "svc #0", "pop {{r7}}", n = in(reg) n,
              inlateout("r0") a => ret, in("r1") b, in("r2") c, in("r3") d, in("r4") e);
     }
     ret

@@ -17,6 +17,7 @@ pub mod inputs;
 pub mod quine;
 pub mod serve;
 pub mod site;
+pub mod thumb1;
 pub mod tools;
 
 /// The final file, checked.

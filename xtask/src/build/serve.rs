@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use crate::Error;
 use crate::build::site::{Site, bake, content_type_for};
-use crate::build::{self, Built, Link};
-use crate::core::platform::{Layout, Platform, Program};
+use crate::build::{self, Built, Link, thumb1};
+use crate::core::platform::{ARMV5_FLAGS, Layout, Platform, Program};
 use crate::elf;
 use crate::oci;
 
@@ -134,20 +134,16 @@ pub fn config(
     })
 }
 
-/// The size budget with the default page and type, per platform; `None` where
-/// `serve` is not built. hello/build.rs gives linker/serve.ld.in the same
+/// The size budget with the default page and type, per platform. hello/build.rs gives linker/serve.ld.in the same
 /// number (SERVE_BUDGET). Every platform's file is also at most
 /// [`MAX_RATIO_PERCENT`] of amd64's (tests/serve/ measures it).
-pub fn budget(platform: &Platform) -> Option<u64> {
-    if Program::Serve.not_built(platform).is_some() {
-        return None;
-    }
-    Some(match platform.arch() {
+pub fn budget(platform: &Platform) -> u64 {
+    match platform.arch() {
         "x86_64" => BUDGET_AMD64,
         "aarch64" => BUDGET_ARM64,
         "powerpc64" => BUDGET_PPC64LE,
         _ => BUDGET_AMD64 * MAX_RATIO_PERCENT / 100,
-    })
+    }
 }
 
 /// The budgets: the next multiples of 512 above what the files measure (6353
@@ -233,20 +229,6 @@ fn fn_name(symbol: &str) -> &str {
     name.split("::").next().unwrap_or(name)
 }
 
-/// Refuses the platforms `serve` is not built for (core/platform.rs,
-/// `Program::not_built`, says which and why).
-pub fn check_platforms(platforms: &[&'static Platform]) -> Result<(), Error> {
-    for p in platforms {
-        if let Some(why) = Program::Serve.not_built(p) {
-            return Err(Error::usage(format!(
-                "--program serve is not built for {}: {why}; give another --platform",
-                p.docker
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Builds `serve` for `platform` with `config`: the checked file's bytes
 /// (and, for a site, its sizes).
 pub fn build(platform: &Platform, config: &Config) -> Result<Built, Error> {
@@ -290,6 +272,9 @@ pub fn build_sized(
     if baked.is_some() {
         env.push(("HELLO_SERVE_SITE", site_dir.into_os_string()));
     }
+    if let Some(flags) = Program::Serve.crate_flags(platform) {
+        env.push(("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f").into()));
+    }
     // x86-64 and x86 enter `_start` with the stack 16-byte aligned, not 8 (4)
     // past it as after a call: have LLVM realign any frame that needs alignment.
     // And no jump tables on x86-64: with the static relocation model each entry
@@ -320,7 +305,20 @@ pub fn build_sized(
     )?;
     // serve's scripts end the segment at the end of the file: no trap to cut.
     let header = elf::check(&bytes, platform).map_err(Error::fail)?;
-    let budget = budget(platform).filter(|_| config.is_default());
+    if Program::Serve.crate_flags(platform) == Some(ARMV5_FLAGS) {
+        let (faults, _) = thumb1::armv5_faults(&elf_path)?;
+        if !faults.is_empty() {
+            return Err(Error::fail(format!(
+                "serve {}: {} instructions the ARM926EJ-S (ARMv5TE) lacks (xtask/src/build/thumb1.rs \
+                 says what it looks for; `rust-objdump -d {}` shows them): {}",
+                platform.docker,
+                faults.len(),
+                elf_path.display(),
+                thumb1::summary(&faults)
+            )));
+        }
+    }
+    let budget = Some(budget(platform)).filter(|_| config.is_default());
     if let Some(b) = budget
         && bytes.len() as u64 > b
     {

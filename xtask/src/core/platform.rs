@@ -303,45 +303,60 @@ impl Program {
         Program::ALL.into_iter().find(|p| p.name() == s)
     }
 
-    /// Why this program is not built for `platform`, if it is not.
-    pub fn not_built(self, platform: &Platform) -> Option<&'static str> {
-        (self == Program::Serve && platform.docker == "linux/arm/v5").then_some(NOT_ARMV5)
-    }
-
     /// The Rust target this program is built from for `platform`, and the
     /// platform's codegen flags for it: the platform's own, but for serve on
-    /// linux/arm/v6. serve calls precompiled `core` and `compiler_builtins`
-    /// functions (division, `memchr`, `memcpy`), which in the Thumb-2 target
-    /// are Thumb-2 code that ARMv6 cannot run; thumbv6m-none-eabi's are
-    /// Thumb-1 (ARMv6-M), which the ARM1176 runs, and its own code is Thumb-1
-    /// too. It is a bare-metal target, but serve uses nothing of an OS's from
+    /// linux/arm/v6 and linux/arm/v5. serve calls precompiled `core` and
+    /// `compiler_builtins` functions (division, `memchr`, `memcpy`), which
+    /// in the Thumb-2 target are Thumb-2 code that ARMv6 cannot run;
+    /// thumbv6m-none-eabi's are Thumb-1 (ARMv6-M), which the ARM1176 runs,
+    /// and its own code is Thumb-1 too. It is a bare-metal target, but serve uses nothing of an OS's from
     /// Rust: the system calls are the same EABI `svc #0` with the number in r7
     /// (src/sys/arm.rs), and the linker script makes the Linux executable.
     /// Its CPU stays thumbv6m's (the Thumb-2 target's `target-cpu` flag does
-    /// not apply).
+    /// not apply). On linux/arm/v5, ARMv6 is turned off and our own functions
+    /// replace the precompiled ones ([`ARMV5_FLAGS`], [`Program::crate_flags`]).
     pub fn target(self, platform: &Platform) -> (&'static str, &'static [&'static str]) {
         match (self, platform.docker) {
-            (Program::Serve, "linux/arm/v6") => (THUMB1_TRIPLE, &[]),
+            (Program::Serve, "linux/arm/v6" | "linux/arm/v5") => (THUMB1_TRIPLE, &[]),
             _ => (platform.triple, platform.rustflags),
         }
     }
 
-    /// The platforms this program is built for, in the table's order.
+    /// Codegen flags for every crate of this program's build for `platform`
+    /// (the `hello` library's too, through CARGO_ENCODED_RUSTFLAGS), if any:
+    /// serve on linux/arm/v5 ([`ARMV5_FLAGS`]).
+    pub fn crate_flags(self, platform: &Platform) -> Option<&'static [&'static str]> {
+        (self == Program::Serve && platform.docker == "linux/arm/v5").then_some(ARMV5_FLAGS)
+    }
+
+    /// The platforms this program is built for, in the table's order: every
+    /// one, for every program.
     pub fn platforms(self) -> impl Iterator<Item = &'static Platform> {
-        PLATFORMS
-            .iter()
-            .filter(move |p| self.not_built(p).is_none())
+        PLATFORMS.iter()
     }
 }
 
-/// The Thumb-1 target serve is built from for linux/arm/v6 ([`Program::target`]).
+/// The Thumb-1 target serve is built from for linux/arm/v6 and linux/arm/v5
+/// ([`Program::target`]).
 pub const THUMB1_TRIPLE: &str = "thumbv6m-none-eabi";
 
-/// Why serve is not built for linux/arm/v5 (docs/not-done.md has the measurements).
-pub const NOT_ARMV5: &str = "rustup ships no ARMv5 target here, and serve built from \
-    thumbv6m-none-eabi (as for linux/arm/v6) has ARMv6-only instructions (uxtb, uxth, \
-    sxtb) and low-register movs, which ARMv5TE (arm926) lacks, in the precompiled \
-    core and compiler_builtins (division, memcpy, memchr) as well as in its own code";
+/// The flags every crate of serve's linux/arm/v5 build gets, on top of
+/// [`THUMB1_TRIPLE`]: ARMv6-M less ARMv6 is the Thumb-1 of ARMv4T/ARMv5TE,
+/// which the ARM926EJ-S runs (no `uxtb`/`uxth`/`sxtb`/`rev`, and no 16-bit
+/// `mov` between two low registers, which ARMv5 leaves UNPREDICTABLE). The
+/// cfg `armv5` swaps in hello/src/sys/arm.rs's ARMv5 forms and
+/// hello/src/armv5.rs, which stands in for the precompiled `core` and
+/// `compiler_builtins` functions (built for ARMv6-M) that serve calls. The
+/// feature is unstable, so rustc warns of it: `-A warnings` keeps dist's
+/// output to its own lines (clippy and the other builds see this code).
+pub const ARMV5_FLAGS: &[&str] = &[
+    "-C",
+    "target-feature=-v6",
+    "--cfg",
+    "armv5",
+    "-A",
+    "warnings",
+];
 
 /// `--layout VALUE`, for the tasks that take one.
 pub fn layout_option(v: &str) -> Result<Layout, crate::Error> {

@@ -95,6 +95,8 @@ fn serve_index_holds_every_platform_and_publishes() {
         &port_text,
     ]);
     let built = built(&out, "serve", " bytes (budget");
+    // Every platform serve is built for: all nine.
+    assert_eq!(Program::Serve.platforms().count(), PLATFORMS.len());
     for p in Program::Serve.platforms().map(|p| p.docker) {
         assert!(
             built.iter().any(|b| b == p),

@@ -135,6 +135,7 @@ platforms! {
     serve_on_linux_arm64: "linux/arm64",
     serve_on_linux_arm_v7: "linux/arm/v7",
     serve_on_linux_arm_v6: "linux/arm/v6",
+    serve_on_linux_arm_v5: "linux/arm/v5",
     serve_on_linux_riscv64: "linux/riscv64",
     serve_on_linux_s390x: "linux/s390x",
     serve_on_linux_ppc64le: "linux/ppc64le",

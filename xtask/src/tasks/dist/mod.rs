@@ -67,8 +67,7 @@ Options:
                          and exits 0
   -h, --help             print this help
 
-For --program serve (every platform but linux/arm/v5; --platform all
-means every platform serve is built for): writes target/dist/serve-oci and
+For --program serve: writes target/dist/serve-oci and
 target/dist/serve-image.tar (tag hello:serve) as hello's, from the files
 built with the same page, type and port.
   --page-file PATH       the page it serves, 1 byte to 1 MiB (default: a small
@@ -116,9 +115,6 @@ pub struct Options {
     pub require_run: bool,
     /// `serve`'s page, type and port (the defaults for other programs).
     pub serve: serve::Config,
-    /// `--platform all`: for a program built for fewer platforms than hello,
-    /// the ones it is built for.
-    pub all_platforms: bool,
 }
 
 /// Reads and checks the options; every problem is a usage error (status 2)
@@ -256,7 +252,7 @@ pub fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
             message.len()
         )));
     }
-    let mut platforms = match platforms {
+    let platforms = match platforms {
         Some(p) => p,
         None => vec![host_or_usage("give --platform P or --platform all")?],
     };
@@ -270,13 +266,6 @@ pub fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
                 p.docker
             )));
         }
-    }
-    if program == Program::Serve {
-        if all_platforms {
-            // All of serve's platforms (Program::not_built says which it is not).
-            platforms.retain(|p| program.not_built(p).is_none());
-        }
-        serve::check_platforms(&platforms)?;
     }
     if tag.is_some() && platforms.len() > 1 {
         return Err(Error::usage(
@@ -292,17 +281,13 @@ pub fn parse(words: Vec<OsString>) -> Result<Option<Options>, Error> {
         docker: !a.given("--no-docker"),
         require_run: a.given("--require-run"),
         serve,
-        all_platforms,
     }))
 }
 
 pub fn run(words: Vec<OsString>) -> Result<(), Error> {
-    let Some(mut opts) = parse(words)? else {
+    let Some(opts) = parse(words)? else {
         return Ok(());
     };
-    if opts.program == Program::Quine {
-        quine::check_platforms(&mut opts)?;
-    }
     tools::ensure_binutils()?;
     let mut not_run = NotRun::default();
     let engine = if opts.docker {

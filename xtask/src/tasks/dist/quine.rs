@@ -17,25 +17,6 @@ use crate::oci::{
 };
 use crate::run::{NotRun, docker, qemu};
 
-/// The quine is not built for some platforms (core/platform.rs,
-/// `Program::not_built`, says which and why): `--platform all` means the
-/// others, and one of them is refused.
-pub fn check_platforms(opts: &mut Options) -> Result<(), Error> {
-    if opts.all_platforms {
-        opts.platforms
-            .retain(|p| Program::Quine.not_built(p).is_none());
-    }
-    for p in &opts.platforms {
-        if let Some(why) = Program::Quine.not_built(p) {
-            return Err(Error::usage(format!(
-                "--program quine is not built for {}: {why}; give another --platform",
-                p.docker
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// `dist --program quine`: builds each platform's quine, checks that what it
 /// prints is byte for byte the archive the image code writes from the file,
 /// writes the archives and the OCI layout, and, with an engine, loads the
