@@ -9,14 +9,14 @@
 //! itself, with the number as an immediate, and `write`'s (which returns)
 //! saves and restores it around the `svc`, as every Thumb syscall wrapper does.
 //!
-//! Serve's linux/arm/v5 build (`cfg(armv5)`, set by the xtask for that one
-//! file) is Thumb-1 for the ARM926EJ-S, whose Thumb (ARMv5TE) has a 16-bit
-//! `mov` between two registers only when one of them is high (r8..r15): the
-//! same encoding between two low registers is UNPREDICTABLE there, and LLVM
-//! refuses it. There `mov!` gives `movs`, the ARMv4T form (encoded as
+//! Serve's and hello's linux/arm/v5 builds (`cfg(armv5)`, set by the xtask
+//! for those files) are Thumb-1 for the ARM926EJ-S, whose Thumb (ARMv5TE)
+//! has a 16-bit `mov` between two registers only when one of them is high
+//! (r8..r15): the same encoding between two low registers is UNPREDICTABLE
+//! there, and LLVM refuses it. There `mov!` gives `movs`, the ARMv4T form (encoded as
 //! `lsls rd, rm, #0`), which sets the flags as well; no `asm!` here promises
 //! to keep them (`preserves_flags`). Every other build keeps its `mov`, and
-//! with it hello's and the quine's bytes.
+//! with it its bytes.
 #![allow(unsafe_code)]
 
 use core::arch::asm;

@@ -89,10 +89,29 @@ pub fn link(platform: &Platform, link: &Link) -> Result<(PathBuf, Vec<u8>), Erro
         .args(link.rustflags)
         // The Docker platform (the quine writes it into its config; the arm
         // variants share one target_arch).
-        .env("HELLO_PLATFORM", platform.docker)
-        .envs(link.env.iter().map(|(k, v)| (k, v)));
+        .env("HELLO_PLATFORM", platform.docker);
+    // The program's flags for every crate, the `hello` library's too (hello
+    // and serve on linux/arm/v5: ARMv5TE's Thumb-1), then its own environment.
+    if let Some(flags) = link.program.crate_flags(platform) {
+        cargo.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"));
+    }
+    cargo.envs(link.env.iter().map(|(k, v)| (k, v)));
     let json = cmd::stdout(&mut cargo)?;
     let elf_path = artifact(&json, link.program)?;
+    if link.program.armv5_thumb(platform) {
+        let (faults, _) = thumb1::armv5_faults(&elf_path)?;
+        if !faults.is_empty() {
+            return Err(Error::fail(format!(
+                "{} {}: {} instructions the ARM926EJ-S (ARMv5TE) lacks (xtask/src/build/thumb1.rs \
+                 says what it looks for; `rust-objdump -d {}` shows them): {}",
+                link.program.name(),
+                platform.docker,
+                faults.len(),
+                elf_path.display(),
+                thumb1::summary(&faults)
+            )));
+        }
+    }
 
     let flat = root.join("target/xtask").join(format!(
         "{}-{}-{}.bin",

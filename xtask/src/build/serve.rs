@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use crate::Error;
 use crate::build::site::{Site, bake, content_type_for};
-use crate::build::{self, Built, Link, thumb1};
-use crate::core::platform::{ARMV5_FLAGS, Layout, Platform, Program};
+use crate::build::{self, Built, Link};
+use crate::core::platform::{Layout, Platform, Program};
 use crate::elf;
 use crate::oci;
 
@@ -272,9 +272,6 @@ pub fn build_sized(
     if baked.is_some() {
         env.push(("HELLO_SERVE_SITE", site_dir.into_os_string()));
     }
-    if let Some(flags) = Program::Serve.crate_flags(platform) {
-        env.push(("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f").into()));
-    }
     // x86-64 and x86 enter `_start` with the stack 16-byte aligned, not 8 (4)
     // past it as after a call: have LLVM realign any frame that needs alignment.
     // And no jump tables on x86-64: with the static relocation model each entry
@@ -305,19 +302,6 @@ pub fn build_sized(
     )?;
     // serve's scripts end the segment at the end of the file: no trap to cut.
     let header = elf::check(&bytes, platform).map_err(Error::fail)?;
-    if Program::Serve.crate_flags(platform) == Some(ARMV5_FLAGS) {
-        let (faults, _) = thumb1::armv5_faults(&elf_path)?;
-        if !faults.is_empty() {
-            return Err(Error::fail(format!(
-                "serve {}: {} instructions the ARM926EJ-S (ARMv5TE) lacks (xtask/src/build/thumb1.rs \
-                 says what it looks for; `rust-objdump -d {}` shows them): {}",
-                platform.docker,
-                faults.len(),
-                elf_path.display(),
-                thumb1::summary(&faults)
-            )));
-        }
-    }
     let budget = Some(budget(platform)).filter(|_| config.is_default());
     if let Some(b) = budget
         && bytes.len() as u64 > b

@@ -1,7 +1,8 @@
 //! Which instructions of a linked Thumb file the ARM926EJ-S (ARMv5TE) lacks:
-//! serve's linux/arm/v5 build is checked with this before it is written
-//! (xtask/src/build/serve.rs), and tests/serve/armv5.rs runs it on that file
-//! and on linux/arm/v6's, which has such instructions.
+//! hello's and serve's linux/arm/v5 builds are checked with this before they
+//! are written (`link` in xtask/src/build/mod.rs), and tests/platforms/armv5.rs
+//! and tests/serve/armv5.rs run it on those files and on linux/arm/v6's,
+//! which have such instructions.
 //!
 //! The code is what the linked ELF's function symbols cover; inside them, the
 //! ELF's mapping symbols (`$t` Thumb code, `$d` data such as literal pools,

@@ -105,7 +105,10 @@ pub const PLATFORMS: &[Platform] = &[
     },
     Platform {
         docker: "linux/arm/v5",
-        // As linux/arm/v6, for the ARM926EJ-S (ARMv5TE), run on qemu's arm926.
+        // As linux/arm/v6, for the ARM926EJ-S (ARMv5TE), run on qemu's arm926,
+        // and with ARMv6 and Thumb-2 off for every crate (HELLO_ARMV5_FLAGS,
+        // through Program::crate_flags): the code is ARMv5TE's Thumb, checked
+        // instruction by instruction (build/thumb1.rs).
         triple: "thumbv7neon-unknown-linux-gnueabihf",
         rustflags: &["-C", "target-cpu=arm926ej-s"],
         class64: false,
@@ -324,9 +327,21 @@ impl Program {
 
     /// Codegen flags for every crate of this program's build for `platform`
     /// (the `hello` library's too, through CARGO_ENCODED_RUSTFLAGS), if any:
-    /// serve on linux/arm/v5 ([`ARMV5_FLAGS`]).
+    /// serve's and hello's on linux/arm/v5 ([`ARMV5_FLAGS`], [`HELLO_ARMV5_FLAGS`]).
     pub fn crate_flags(self, platform: &Platform) -> Option<&'static [&'static str]> {
-        (self == Program::Serve && platform.docker == "linux/arm/v5").then_some(ARMV5_FLAGS)
+        match (self, platform.docker) {
+            (Program::Serve, "linux/arm/v5") => Some(ARMV5_FLAGS),
+            (Program::Hello, "linux/arm/v5") => Some(HELLO_ARMV5_FLAGS),
+            _ => None,
+        }
+    }
+
+    /// Whether this program's file for `platform` is Thumb code for the
+    /// ARM926EJ-S (ARMv5TE), which the build checks instruction by instruction
+    /// (build/thumb1.rs): hello's and serve's on linux/arm/v5. (The quine's
+    /// there is ARM-state code: build/quine.rs.)
+    pub fn armv5_thumb(self, platform: &Platform) -> bool {
+        matches!(self, Program::Hello | Program::Serve) && platform.docker == "linux/arm/v5"
     }
 
     /// The platforms this program is built for, in the table's order: every
@@ -352,6 +367,29 @@ pub const THUMB1_TRIPLE: &str = "thumbv6m-none-eabi";
 pub const ARMV5_FLAGS: &[&str] = &[
     "-C",
     "target-feature=-v6",
+    "--cfg",
+    "armv5",
+    "-A",
+    "warnings",
+];
+
+/// The flags every crate of hello's linux/arm/v5 build gets (the platform's
+/// own target, the Thumb-2 one: hello calls no precompiled code): the
+/// ARM926EJ-S with ARMv6 and Thumb-2 turned off. With only the `target-cpu`,
+/// the target's Thumb-2 stays on: LLVM pads `_start`'s literal pool with the
+/// Thumb-2 `nop` (bf00) and accepts the 16-bit `mov` between two low
+/// registers, UNPREDICTABLE on ARMv5. Here it pads with `mov r8, r8` (46c0),
+/// and the cfg `armv5` gives hello/src/sys/arm.rs's `movs`: the same 112
+/// bytes. (`-v6` alone leaves the `thumb2` feature on, and LLVM fails to
+/// select a branch.) Not serve's [`THUMB1_TRIPLE`]: that target keeps frame
+/// pointers whatever the flags, and `_start` grows a `push {r7, lr}` and an
+/// `add r7, sp, #0`, 116 bytes, over the budget. `-A warnings` as in
+/// [`ARMV5_FLAGS`].
+pub const HELLO_ARMV5_FLAGS: &[&str] = &[
+    "-C",
+    "target-cpu=arm926ej-s",
+    "-C",
+    "target-feature=-v6,-thumb2",
     "--cfg",
     "armv5",
     "-A",

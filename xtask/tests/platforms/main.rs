@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod armv5;
 mod cases;
 
 use cases::*;
