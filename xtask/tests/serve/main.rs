@@ -12,6 +12,7 @@ mod common;
 mod armv5;
 mod checks;
 mod dates;
+mod descriptors;
 mod platforms;
 mod protocol;
 mod server;
