@@ -28,9 +28,10 @@
 //!   0 on a `200` and 1 otherwise, within 2 s.
 //!
 //! Design: one event loop per CPU. The first process listens, forks one worker
-//! per further CPU, and serves as well; each process waits in `epoll` on the
-//! shared listening socket (EPOLLEXCLUSIVE: one wakes per connection), a
-//! signalfd, and its connections, edge-triggered. A connection is a slot in a
+//! per further CPU, and serves as well; each process waits in `epoll` on a
+//! listening socket of its own on the port (SO_REUSEPORT: the kernel spreads
+//! new connections over them by address), a signalfd, and its connections,
+//! edge-triggered. A connection is a slot in a
 //! table indexed by its descriptor (state, bytes held, bytes sent, deadline);
 //! a slow or idle client holds its slot and descriptor, never a process. A
 //! response is the built-in head, a Date line and the page, sent with `writev`
@@ -44,7 +45,8 @@
 //! (each worker also dies with it: PR_SET_PDEATHSIG). SIGPIPE is ignored.
 //!
 //! Exit statuses: 0 on SIGTERM or SIGINT; when it cannot listen, the errno of
-//! the call that failed (98 `EADDRINUSE`: the port is taken; 13 `EACCES`: a
+//! the call that failed (98 `EADDRINUSE`: the port is taken, by anything,
+//! another serve included; 13 `EACCES`: a
 //! port below 1024 without the privilege; 97 `EAFNOSUPPORT`: no IPv6); 2 for
 //! an argument other than `health`.
 #![no_std]
@@ -402,25 +404,10 @@ mod server {
         // Descriptors above the soft limit cannot exist: one slot each below it.
         let slots = nofile[0] as usize;
 
-        // Non-blocking: every process takes connections until EAGAIN.
-        let listener = check(sys::socket(
-            sys::AF_INET6,
-            sys::SOCK_STREAM | sys::SOCK_NONBLOCK,
-            0,
-        ));
-        // Three options no new TCP socket refuses (valid levels, names and sizes),
-        // so their results are not checked (tests/serve/ reaches the server
-        // over both IPv4 and IPv6, which the second one makes possible).
-        // A restarted server can bind while old connections sit in TIME_WAIT.
-        sys::setsockopt(listener, sys::SOL_SOCKET, sys::SO_REUSEADDR, &1u32);
-        // Dual stack: IPv4 clients arrive as ::ffff:a.b.c.d, whatever the
-        // net.ipv6.bindv6only default is.
-        sys::setsockopt(listener, sys::IPPROTO_IPV6, sys::IPV6_V6ONLY, &0u32);
-        // Pipelined responses go out at once, not after the previous one's ACK;
-        // Linux copies it to every accepted socket.
-        sys::setsockopt(listener, sys::IPPROTO_TCP, sys::TCP_NODELAY, &1u32);
-        check(sys::bind(listener, &sys::sockaddr_in6_any(PORT)));
-        check(sys::listen(listener, BACKLOG));
+        // The first listener binds without SO_REUSEPORT, so the port must be
+        // free: nothing else may listen on it, not even another serve (whose
+        // SO_REUSEPORT listeners these would otherwise join).
+        let listener = listening(0);
 
         // One process per CPU this one may run on.
         let mut mask = [0u64; 4];
@@ -431,6 +418,12 @@ mod server {
         let mut n = 0;
         let first = sys::getpid();
         while n + 1 < (cpus as usize).min(MAX_WORKERS) {
+            // Each worker gets a listener of its own on the port, made here
+            // so that its errors are the exit status: the kernel spreads new
+            // connections over them by address. One shared listener let the
+            // process that woke first take a whole burst: wrk's 100
+            // connections split 100 to 0, 92 to 8, 9 to 91.
+            let own = listening(1);
             let pid = sys::fork();
             if pid == 0 {
                 // A worker ends with the first process, whatever ends that;
@@ -439,9 +432,14 @@ mod server {
                 if sys::getppid() != first {
                     sys::exit(0)
                 }
-                serve(listener, slots, &[]);
+                sys::close(listener);
+                serve(own, slots, &[]);
                 sys::exit(0)
             }
+            // Only its worker may hold it: a listener no process serves would
+            // keep its share of connections waiting forever, and one whose
+            // worker dies must close with it.
+            sys::close(own);
             if pid < 0 {
                 // Out of processes: the ones there are serve every connection.
                 break;
@@ -452,6 +450,37 @@ mod server {
         serve(listener, slots, &workers[..n]);
         while sys::wait_child() > 0 {}
         sys::exit(0)
+    }
+
+    /// A non-blocking dual-stack socket listening on the built-in port of
+    /// every address, with SO_REUSEPORT set to `reuse_port` while it binds and
+    /// on after (so the workers' listeners can join it); exits with the errno
+    /// when it cannot listen.
+    fn listening(reuse_port: u32) -> u32 {
+        let socket = check(sys::socket(
+            sys::AF_INET6,
+            sys::SOCK_STREAM | sys::SOCK_NONBLOCK,
+            0,
+        ));
+        // Four options no new TCP socket refuses (valid levels, names and
+        // sizes), so their results are not checked (tests/serve/ reaches the
+        // server over both IPv4 and IPv6, which the third one makes possible).
+        // A restarted server can bind while old connections sit in TIME_WAIT.
+        sys::setsockopt(socket, sys::SOL_SOCKET, sys::SO_REUSEADDR, &1u32);
+        // Every process listens on the port (each its own socket).
+        sys::setsockopt(socket, sys::SOL_SOCKET, sys::SO_REUSEPORT, &reuse_port);
+        // Dual stack: IPv4 clients arrive as ::ffff:a.b.c.d, whatever the
+        // net.ipv6.bindv6only default is.
+        sys::setsockopt(socket, sys::IPPROTO_IPV6, sys::IPV6_V6ONLY, &0u32);
+        // Pipelined responses go out at once, not after the previous one's ACK;
+        // Linux copies it to every accepted socket.
+        sys::setsockopt(socket, sys::IPPROTO_TCP, sys::TCP_NODELAY, &1u32);
+        check(sys::bind(socket, &sys::sockaddr_in6_any(PORT)));
+        // Linux checks SO_REUSEPORT at bind for the port's other sockets, and
+        // at listen to group the listeners that share it.
+        sys::setsockopt(socket, sys::SOL_SOCKET, sys::SO_REUSEPORT, &1u32);
+        check(sys::listen(socket, BACKLOG));
+        socket
     }
 
     /// Reads the arguments from /proc/self/cmdline (argv, each ending in NUL):
@@ -542,7 +571,7 @@ mod server {
         let ep = check(sys::epoll_create());
         let signals = check(sys::signalfd(STOP));
         watch(ep, sys::EPOLL_CTL_ADD, signals, sys::EPOLLIN);
-        let listen = |op| watch(ep, op, listener, sys::EPOLLIN | sys::EPOLLEXCLUSIVE);
+        let listen = |op| watch(ep, op, listener, sys::EPOLLIN);
         listen(sys::EPOLL_CTL_ADD);
         let (slots, buffers) = tables(slots);
         let (scratch, buffers) = buffers.split_at_mut(READ);

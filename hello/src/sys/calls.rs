@@ -32,8 +32,10 @@ pub const SOCK_STREAM: u32 = 1;
 pub const SOCK_NONBLOCK: u32 = 0o4000;
 /// `SOL_SOCKET` in include/uapi/asm-generic/socket.h.
 pub const SOL_SOCKET: u32 = 1;
-/// `SO_REUSEADDR` in include/uapi/asm-generic/socket.h.
+/// `SO_REUSEADDR` and `SO_REUSEPORT` in include/uapi/asm-generic/socket.h
+/// (arch/powerpc's socket.h has the same numbers).
 pub const SO_REUSEADDR: u32 = 2;
+pub const SO_REUSEPORT: u32 = 15;
 /// `IPPROTO_TCP` in include/uapi/linux/in.h.
 pub const IPPROTO_TCP: u32 = 6;
 /// `TCP_NODELAY` in include/uapi/linux/tcp.h.
@@ -63,11 +65,10 @@ const SIG_BLOCK: usize = 0;
 /// numbers on every architecture here), as the calls return them: negative.
 pub const EAGAIN: isize = -11;
 pub const ECONNABORTED: isize = -103;
-/// `EPOLLIN`, `EPOLLOUT`, `EPOLLEXCLUSIVE` and `EPOLLET` in
+/// `EPOLLIN`, `EPOLLOUT` and `EPOLLET` in
 /// include/uapi/linux/eventpoll.h.
 pub const EPOLLIN: u32 = 0x1;
 pub const EPOLLOUT: u32 = 0x4;
-pub const EPOLLEXCLUSIVE: u32 = 1 << 28;
 pub const EPOLLET: u32 = 1 << 31;
 /// `EPOLL_CTL_ADD` and `EPOLL_CTL_DEL` in include/uapi/linux/eventpoll.h.
 pub const EPOLL_CTL_ADD: u32 = 1;

@@ -153,11 +153,11 @@ pub fn budget(platform: &Platform) -> u64 {
 pub const BUDGET_AMD64: u64 = 6656;
 pub const BUDGET_ARM64: u64 = 7168;
 /// Every platform's file, with the default page, is at most 125% of amd64's
-/// (issue 20), but ppc64le's: 126.6% (8086 bytes) since amd64's file lost 18%
+/// (issue 20), but ppc64le's: 127.98% (8294 bytes) since amd64's file lost 18%
 /// to issue 18, most of it in ways ppc64's fixed 4-byte code does not gain;
 /// its budget is the next multiple of 512 above it (docs/not-done.md).
 pub const MAX_RATIO_PERCENT: u64 = 125;
-pub const BUDGET_PPC64LE: u64 = 8192;
+pub const BUDGET_PPC64LE: u64 = 8704;
 /// The goal, beyond the budget: 2 KiB.
 pub const GOAL: u64 = 2048;
 
@@ -211,7 +211,9 @@ pub fn parts(built: &Built) -> Result<Vec<(&'static str, u64)>, Error> {
 /// or the library's and core's for the rest).
 fn part_of(symbol: &str) -> &'static str {
     match fn_name(symbol) {
-        "_start" | "arguments" | "health" | "check" | "hello" => "start-up and health check",
+        "_start" | "arguments" | "listening" | "health" | "check" | "hello" => {
+            "start-up and health check"
+        }
         "serve" | "drive" | "send" | "tables" | "close" | "watch" | "event_fd" => {
             "event loop and sending"
         }

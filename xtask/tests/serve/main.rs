@@ -17,6 +17,7 @@ mod platforms;
 mod protocol;
 mod server;
 mod sizes;
+mod spread;
 
 use checks::*;
 use common::*;

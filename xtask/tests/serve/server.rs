@@ -12,7 +12,7 @@ pub(crate) const BUDGET_AMD64: usize = 6656;
 pub(crate) const BUDGET_ARM64: usize = 7168;
 pub(crate) const BUDGET_OTHERS: usize = 8320;
 /// ppc64le's, over 125% of amd64's (docs/not-done.md).
-pub(crate) const BUDGET_PPC64LE: usize = 8192;
+pub(crate) const BUDGET_PPC64LE: usize = 8704;
 /// The platforms whose file is over 125% of amd64's, which sizes.rs checks
 /// are still over (so that this list shrinks when one is fixed).
 pub(crate) const OVER_RATIO: &[&str] = &["linux/ppc64le"];

@@ -2,8 +2,9 @@
  * the benchmark has the physical limit as a row in the same run.
  *
  * Usage: floor PORT PAGE-FILE. It listens on 127.0.0.1:PORT, forks one process
- * per core, and each runs one epoll loop over the shared listening socket
- * (EPOLLEXCLUSIVE, so one process wakes per connection). Per connection it
+ * per core, and each runs one epoll loop over a listening socket of its own
+ * (SO_REUSEPORT, so the kernel spreads connections evenly, as serve's
+ * listeners do). Per connection it
  * reads, counts the request heads (each ends in an empty line), and writes
  * one prebuilt response (status line, Content-Type, Content-Length, the page)
  * per head, from where the last write stopped. A head that says
@@ -84,7 +85,7 @@ static int flush(int ep, int fd) {
 
 static void serve(int lfd) {
     int ep = epoll_create1(0);
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = lfd};
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
     if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0) { perror("epoll"); exit(1); }
     struct epoll_event evs[256];
     char buf[16384];
@@ -129,6 +130,22 @@ static void serve(int lfd) {
     }
 }
 
+/* A non-blocking socket listening on 127.0.0.1:port, one of the port's
+ * SO_REUSEPORT group; exits on an error. */
+static int listener(int port) {
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 4096) < 0) {
+        perror("listen");
+        exit(1);
+    }
+    return lfd;
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: floor PORT PAGE-FILE\n");
@@ -146,16 +163,9 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     max_fds = sysconf(_SC_OPEN_MAX);
     conns = calloc(max_fds, sizeof *conns);
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1])),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (!conns || lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 ||
-        listen(lfd, 4096) < 0) {
-        perror("listen");
-        return 1;
-    }
+    if (!conns) { perror("calloc"); return 1; }
+    int port = atoi(argv[1]);
+    int lfd = listener(port);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     for (long i = 1; i < cores; i++) {
         pid_t p = fork();
@@ -163,6 +173,8 @@ int main(int argc, char **argv) {
         if (p == 0) {
             /* The benchmark stops the first process; the others go with it. */
             prctl(PR_SET_PDEATHSIG, SIGKILL);
+            close(lfd);
+            lfd = listener(port);
             break;
         }
     }

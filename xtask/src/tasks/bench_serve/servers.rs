@@ -256,7 +256,7 @@ pub fn contenders(dir: &Path, ours: &Ours) -> Result<Vec<Contender>, Error> {
     out.push(Contender {
         name: "floor",
         version: "xtask/src/tasks/bench_serve/floor.c, gcc -O2".into(),
-        design: format!("epoll, one process per core ({cpus}); no parsing, no limits"),
+        design: format!("epoll, one process per core ({cpus}), a listener each (SO_REUSEPORT); no parsing, no limits"),
         main: floor(free_port()?, "index.html"),
         big: Some(floor(free_port()?, &BIG_PATH[1..])),
     });
