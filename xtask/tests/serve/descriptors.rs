@@ -9,29 +9,21 @@
 use super::*;
 
 /// Clock ticks (user + system) that `pid` and its children have used, from
-/// /proc/PID/stat (fields 14 and 15; field 4 is the parent).
+/// /proc/PID/stat (fields 14 and 15).
 fn cpu_ticks(pid: u32) -> u64 {
-    let mut ticks = 0;
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // The fields after the command's name, which may hold spaces.
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let own: u32 = match head.split_once('(').map(|(p, _)| p.trim().parse()) {
-            Some(Ok(p)) => p,
-            _ => continue,
-        };
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        // rest starts at field 3 (state): field N is f[N - 3].
-        let parent: u32 = f[1].parse().unwrap_or(0);
-        if own == pid || parent == pid {
-            ticks += f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-        }
-    }
-    ticks
+    std::iter::once(pid)
+        .chain(children(pid))
+        .map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            // The fields after the command's name, which may hold spaces,
+            // start at field 3 (state): field N is f[N - 3].
+            let f: Vec<&str> = stat
+                .rsplit_once(')')
+                .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+            f.get(11..13)
+                .map_or(0, |t| t.iter().map(|v| v.parse::<u64>().unwrap()).sum())
+        })
+        .sum()
 }
 
 /// 300 clients against serve with 64 descriptors a process: over 3 s with the

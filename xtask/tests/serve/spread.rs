@@ -20,15 +20,10 @@ fn sockets(pid: u32) -> usize {
         .count()
 }
 
-/// The server's processes: `pid` and its children, from /proc/PID/task/*/children.
+/// The server's processes: `pid` and its children.
 fn processes(pid: u32) -> Vec<u32> {
-    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
     let mut all = vec![pid];
-    all.extend(
-        children
-            .split_whitespace()
-            .map(|c| c.parse::<u32>().unwrap()),
-    );
+    all.extend(children(pid));
     all
 }
 
