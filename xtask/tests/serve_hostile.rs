@@ -363,6 +363,32 @@ fn no_lockout_by_idle_and_trickling_clients_under_nproc_8() {
     assert_held(&slow, since, "100 trickling clients");
 }
 
+/// Under `prlimit --nproc=1` as a uid of its own, serve cannot fork one
+/// worker: the first process serves alone, and it closes the listener it made
+/// for that worker, so no connection is queued where no process accepts. 40
+/// good requests on fresh connections (each lands on one of the port's
+/// listeners by its address) are all answered within 1 s; with that listener
+/// left open, about half of them would wait for an answer that never comes.
+#[test]
+fn a_refused_fork_leaves_no_listener_behind() {
+    let test = "a_refused_fork_leaves_no_listener_behind";
+    if !can_limit(test) {
+        return;
+    }
+    let port = quiet_port();
+    let file = serve_build("no-fork", &["--port", &port.to_string()]);
+    let _load = load();
+    let server = ServeProcess::start(limited(&file, 1), port);
+    let slowest = good_requests(port, PAGE, 40, "serve without its worker (nproc 1)");
+    let workers = children(server.child.id());
+    assert!(workers.is_empty(), "serve forked {workers:?} under nproc 1");
+    let _ = writeln!(
+        std::io::stderr(),
+        "{test}: 40 good requests with no worker forked: slowest {slowest:?}"
+    );
+    drop(server);
+}
+
 /// Sets the flag when dropped.
 struct SetOnDrop<'a>(&'a AtomicBool);
 

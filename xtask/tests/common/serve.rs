@@ -124,6 +124,23 @@ pub fn raise_nofile(n: u32) {
     );
 }
 
+/// PIDs of `pid`'s children, from /proc.
+pub fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|s| {
+                // pid (comm) state ppid ...
+                s.rsplit(')')
+                    .next()
+                    .and_then(|r| r.split_whitespace().nth(1))
+                    == Some(&pid.to_string())
+            })
+        })
+        .collect()
+}
+
 /// A running server and every process it starts: spawned in a process group
 /// of its own, and on drop sent SIGTERM, then SIGKILL, as a group.
 pub struct ServeProcess {

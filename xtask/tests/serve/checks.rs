@@ -224,23 +224,6 @@ pub(crate) fn docker_stop(name: &str) -> Duration {
     took
 }
 
-/// PIDs of `pid`'s children, from /proc.
-pub(crate) fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|s| {
-                // pid (comm) state ppid ...
-                s.rsplit(')')
-                    .next()
-                    .and_then(|r| r.split_whitespace().nth(1))
-                    == Some(&pid.to_string())
-            })
-        })
-        .collect()
-}
-
 /// SIGTERM or SIGINT with 100 keep-alive connections open: exit 0, no process
 /// of the server left within 1 s, every connection closed.
 pub(crate) fn stops_cleanly(signal_name: &str) {
