@@ -43,7 +43,7 @@ const HELP: &str = "\
 cargo xtask bench-serve [options]
 
 Runs serve (built for this machine, run natively), nginx (nginx-light,
-worker_processes auto, access_log off), lighttpd, h2o (one thread per core),
+worker_processes auto, access_log off, no cap on requests per connection), lighttpd, h2o (one thread per core),
 busybox httpd (busybox-static) and the floor (floor.c beside this task's
 sources: epoll, one process per core, one prebuilt response per request,
 compiled with gcc), each serving serve's default page on 127.0.0.1 on a free
